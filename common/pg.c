@@ -1,0 +1,271 @@
+/*
+ * pg.c - per-thread PostgreSQL connections with automatic reconnection.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+
+struct pii_pg {
+	char *conninfo;
+	char appname[64];
+	char timeout[32];
+	pthread_key_t key;
+};
+
+static __thread char pg_last_error[256];
+
+static void
+conn_destroy(void *p)
+{
+	if (p != NULL)
+		PQfinish(p);
+}
+
+int
+pii_pg_new(const char *conninfo, const char *application_name,
+    int statement_timeout_ms, struct pii_pg **out)
+{
+	struct pii_pg *pg = calloc(1, sizeof(*pg));
+
+	if (pg == NULL)
+		return PII_ERR_NOMEM;
+	pg->conninfo = strdup(conninfo);
+	if (pg->conninfo == NULL || pthread_key_create(&pg->key, conn_destroy) != 0) {
+		free(pg->conninfo);
+		free(pg);
+		return PII_ERR_NOMEM;
+	}
+	snprintf(pg->appname, sizeof(pg->appname), "%s",
+	    application_name != NULL ? application_name : "piivault");
+	snprintf(pg->timeout, sizeof(pg->timeout), "%d",
+	    statement_timeout_ms > 0 ? statement_timeout_ms : 0);
+	*out = pg;
+	return 0;
+}
+
+void
+pii_pg_free(struct pii_pg *pg)
+{
+	PGconn *c;
+
+	if (pg == NULL)
+		return;
+	c = pthread_getspecific(pg->key);
+	if (c != NULL) {
+		PQfinish(c);
+		pthread_setspecific(pg->key, NULL);
+	}
+	pthread_key_delete(pg->key);
+	free(pg->conninfo);
+	free(pg);
+}
+
+const char *
+pii_pg_last_error(void)
+{
+	return pg_last_error;
+}
+
+/* Keep the server's message for the log, except for data exceptions (22)
+ * and integrity violations (23), whose messages quote values: of those only
+ * the SQLSTATE is kept. */
+static void
+note_error_state(const char *state, const char *msg)
+{
+	size_t n;
+
+	if (state != NULL && (strncmp(state, "22", 2) == 0 ||
+	    strncmp(state, "23", 2) == 0))
+		snprintf(pg_last_error, sizeof(pg_last_error), "SQLSTATE %s", state);
+	else if (state != NULL)
+		snprintf(pg_last_error, sizeof(pg_last_error), "SQLSTATE %s: %s",
+		    state, msg != NULL ? msg : "");
+	else
+		snprintf(pg_last_error, sizeof(pg_last_error), "%s",
+		    msg != NULL ? msg : "");
+	n = strlen(pg_last_error);
+	while (n > 0 && (pg_last_error[n - 1] == '\n' || pg_last_error[n - 1] == ' '))
+		pg_last_error[--n] = '\0';
+	for (n = 0; pg_last_error[n] != '\0'; n++)
+		if (pg_last_error[n] == '\n' || pg_last_error[n] == '"')
+			pg_last_error[n] = ' ';
+}
+
+static void
+note_error(const char *msg)
+{
+	note_error_state(NULL, msg);
+}
+
+int
+pii_pg_conn(struct pii_pg *pg, PGconn **out)
+{
+	PGconn *c = pthread_getspecific(pg->key);
+	const char *keys[] = { "dbname", "application_name", "connect_timeout",
+		"options", NULL };
+	char options[64];
+	const char *vals[5];
+
+	if (c != NULL && PQstatus(c) == CONNECTION_OK &&
+	    PQtransactionStatus(c) != PQTRANS_UNKNOWN) {
+		*out = c;
+		return 0;
+	}
+	if (c != NULL) {
+		PQfinish(c);
+		pthread_setspecific(pg->key, NULL);
+	}
+	snprintf(options, sizeof(options), "-c statement_timeout=%s", pg->timeout);
+	vals[0] = pg->conninfo;
+	vals[1] = pg->appname;
+	vals[2] = "5";
+	vals[3] = options;
+	vals[4] = NULL;
+	/* expand_dbname=1: the conninfo string supplies the rest; the keywords
+	 * after it fill in only what it does not set... except that later
+	 * keywords override, so connect_timeout and options win. */
+	c = PQconnectdbParams(keys, vals, 1);
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		note_error(c != NULL ? PQerrorMessage(c) : "out of memory");
+		if (c != NULL)
+			PQfinish(c);
+		return PII_ERR_DB_UNAVAILABLE;
+	}
+	pthread_setspecific(pg->key, c);
+	*out = c;
+	return 0;
+}
+
+int
+pii_pg_fail(struct pii_pg *pg, PGconn *conn, const PGresult *res)
+{
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	note_error_state(state, res != NULL ? PQresultErrorField(res,
+	    PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(conn));
+	if (PQstatus(conn) != CONNECTION_OK) {
+		if (pthread_getspecific(pg->key) == conn) {
+			PQfinish(conn);
+			pthread_setspecific(pg->key, NULL);
+		}
+		return PII_ERR_DB_UNAVAILABLE;
+	}
+	if (state != NULL) {
+		if (strcmp(state, "23505") == 0)
+			return PII_ERR_CONFLICT;
+		/* query_canceled (statement_timeout), lock_not_available,
+		 * admin/crash shutdown, cannot_connect_now */
+		if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0 ||
+		    strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0)
+			return PII_ERR_DB_UNAVAILABLE;
+	}
+	return PII_ERR_SQL;
+}
+
+int
+pii_pg_exec(struct pii_pg *pg, PGconn *conn, const char *sql, int nparams,
+    const char *const *params, PGresult **out)
+{
+	PGresult *res;
+	ExecStatusType st;
+
+	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		int r = pii_pg_fail(pg, conn, res);
+
+		PQclear(res);
+		return r;
+	}
+	if (out != NULL)
+		*out = res;
+	else
+		PQclear(res);
+	return 0;
+}
+
+/* The statements of pii_pg_migrate that name the version table, per schema.
+ * Constant text for each case: no identifier is ever spliced into SQL. */
+struct schema_sql {
+	const char *create;
+	const char *current;
+	const char *record;
+	long long lock;
+};
+
+static const struct schema_sql schema_sql[] = {
+	{ "CREATE TABLE IF NOT EXISTS vault_schema (version integer PRIMARY KEY,"
+	  " applied_at timestamptz NOT NULL DEFAULT now())",
+	  "SELECT coalesce(max(version), 0) FROM vault_schema",
+	  "INSERT INTO vault_schema (version) VALUES ($1::integer)", 7233001 },
+	{ "CREATE TABLE IF NOT EXISTS audit_schema (version integer PRIMARY KEY,"
+	  " applied_at timestamptz NOT NULL DEFAULT now())",
+	  "SELECT coalesce(max(version), 0) FROM audit_schema",
+	  "INSERT INTO audit_schema (version) VALUES ($1::integer)", 7233002 },
+};
+
+int
+pii_pg_migrate(struct pii_pg *pg, int which, const char *const *const *migrations,
+    size_t nmigrations, int *version, struct pii_errinfo *ei)
+{
+	const struct schema_sql *ss;
+	PGresult *res = NULL;
+	PGconn *c;
+	char v[24], lock[24];
+	const char *p[1];
+	long have = 0;
+	size_t i, j;
+	int r;
+
+	if (which != PII_PG_SCHEMA_VAULT && which != PII_PG_SCHEMA_AUDIT)
+		return PII_ERR_INTERNAL;
+	ss = &schema_sql[which - 1];
+	if ((r = pii_pg_conn(pg, &c)) != 0)
+		return pii_errinfo_set(ei, r, NULL, "database unreachable: %s",
+		    pii_pg_last_error());
+	if ((r = pii_pg_exec(pg, c, "BEGIN", 0, NULL, NULL)) != 0)
+		goto fail;
+	snprintf(lock, sizeof(lock), "%lld", ss->lock);
+	p[0] = lock;
+	if ((r = pii_pg_exec(pg, c, "SELECT pg_advisory_xact_lock($1::bigint)", 1,
+	    p, NULL)) != 0)
+		goto fail;
+	if ((r = pii_pg_exec(pg, c, ss->create, 0, NULL, NULL)) != 0)
+		goto fail;
+	if ((r = pii_pg_exec(pg, c, ss->current, 0, NULL, &res)) != 0)
+		goto fail;
+	have = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	res = NULL;
+	if (have > (long)nmigrations) {
+		r = PII_ERR_CONFIG;
+		pii_errinfo_set(ei, r, NULL, "database schema version %ld is newer "
+		    "than this program (%zu); upgrade the program", have, nmigrations);
+		PQclear(PQexec(c, "ROLLBACK"));
+		return r;
+	}
+	for (i = (size_t)have; i < nmigrations; i++) {
+		for (j = 0; migrations[i][j] != NULL; j++)
+			if ((r = pii_pg_exec(pg, c, migrations[i][j], 0, NULL,
+			    NULL)) != 0)
+				goto fail;
+		snprintf(v, sizeof(v), "%zu", i + 1);
+		p[0] = v;
+		if ((r = pii_pg_exec(pg, c, ss->record, 1, p, NULL)) != 0)
+			goto fail;
+	}
+	if ((r = pii_pg_exec(pg, c, "COMMIT", 0, NULL, NULL)) != 0)
+		goto fail;
+	if (version != NULL)
+		*version = (int)nmigrations;
+	return 0;
+fail:
+	PQclear(res);
+	if (PQstatus(c) == CONNECTION_OK)
+		PQclear(PQexec(c, "ROLLBACK"));
+	return pii_errinfo_set(ei, r, NULL, "schema migration failed: %s",
+	    pii_pg_last_error());
+}
