@@ -1,0 +1,122 @@
+/*
+ * buf.c - bounded growable buffers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "buf.h"
+
+void
+pii_buf_init(struct pii_buf *b, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max;
+}
+
+void
+pii_buf_free(struct pii_buf *b)
+{
+	if (b->data != NULL) {
+		sodium_memzero(b->data, b->cap);
+		free(b->data);
+	}
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void
+pii_buf_reset(struct pii_buf *b)
+{
+	if (b->data != NULL)
+		sodium_memzero(b->data, b->len);
+	b->len = 0;
+	b->failed = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+static int
+reserve(struct pii_buf *b, size_t n)
+{
+	size_t need, ncap;
+	char *nd;
+
+	if (b->failed)
+		return -1;
+	if (n > b->max || b->len > b->max - n) {
+		b->failed = 1;
+		return -1;
+	}
+	need = b->len + n + 1;
+	if (need <= b->cap)
+		return 0;
+	ncap = b->cap ? b->cap : 256;
+	while (ncap < need)
+		ncap *= 2;
+	nd = malloc(ncap);
+	if (nd == NULL) {
+		b->failed = 1;
+		return -1;
+	}
+	if (b->data != NULL) {
+		memcpy(nd, b->data, b->len);
+		sodium_memzero(b->data, b->cap);
+		free(b->data);
+	}
+	b->data = nd;
+	b->cap = ncap;
+	return 0;
+}
+
+void
+pii_buf_append(struct pii_buf *b, const void *p, size_t n)
+{
+	if (reserve(b, n) != 0)
+		return;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+pii_buf_puts(struct pii_buf *b, const char *s)
+{
+	pii_buf_append(b, s, strlen(s));
+}
+
+void
+pii_buf_putc(struct pii_buf *b, char c)
+{
+	pii_buf_append(b, &c, 1);
+}
+
+void
+pii_buf_hex(struct pii_buf *b, const unsigned char *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	if (reserve(b, n * 2) != 0)
+		return;
+	for (i = 0; i < n; i++) {
+		b->data[b->len++] = digits[p[i] >> 4];
+		b->data[b->len++] = digits[p[i] & 15];
+	}
+	b->data[b->len] = '\0';
+}
+
+void
+pii_buf_array_elem(struct pii_buf *b, const char *s)
+{
+	if (b->len > 0 && b->data[b->len - 1] != '{')
+		pii_buf_putc(b, ',');
+	pii_buf_putc(b, '"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			pii_buf_putc(b, '\\');
+		pii_buf_putc(b, *s);
+	}
+	pii_buf_putc(b, '"');
+}

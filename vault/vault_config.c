@@ -1,0 +1,328 @@
+/*
+ * vault_config.c - parse and check pii-vault's JSON configuration.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "../common/config.h"
+#include "../common/http.h"
+#include "../common/json_util.h"
+#include "vault_config.h"
+
+static const struct {
+	const char *name;
+	unsigned int bit;
+} op_names[] = {
+	{ "tokenize", VAULT_OP_TOKENIZE },
+	{ "reveal", VAULT_OP_REVEAL },
+	{ "detokenize", VAULT_OP_DETOKENIZE },
+	{ "resolve", VAULT_OP_RESOLVE },
+	{ "subject", VAULT_OP_SUBJECT },
+	{ "objections", VAULT_OP_OBJECTIONS },
+	{ "dsr", VAULT_OP_DSR },
+	{ "erasures", VAULT_OP_ERASURES },
+};
+
+const char *
+vault_op_name(unsigned int op)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
+		if (op_names[i].bit == op)
+			return op_names[i].name;
+	return "unknown";
+}
+
+static int
+parse_listen(const json_t *v, void *dst, const char *path, struct pii_errinfo *ei)
+{
+	static const struct pii_cfg_field f[] = {
+		{ "address", PII_CFG_STRING, offsetof(struct vault_listen, address), 1, 0, 64, NULL },
+		{ "port", PII_CFG_INT, offsetof(struct vault_listen, port), 1, 0, 65535, NULL },
+		{ NULL, 0, 0, 0, 0, 0, NULL },
+	};
+
+	return pii_config_apply(v, f, dst, path, ei);
+}
+
+struct tls_section {
+	char *cert_file, *key_file, *client_ca_file;
+};
+
+static int
+parse_tls(const json_t *v, void *dst, const char *path, struct pii_errinfo *ei)
+{
+	static const struct pii_cfg_field f[] = {
+		{ "cert_file", PII_CFG_STRING, offsetof(struct tls_section, cert_file), 1, 0, 4096, NULL },
+		{ "key_file", PII_CFG_STRING, offsetof(struct tls_section, key_file), 1, 0, 4096, NULL },
+		{ "client_ca_file", PII_CFG_STRING, offsetof(struct tls_section, client_ca_file), 0, 0, 4096, NULL },
+		{ NULL, 0, 0, 0, 0, 0, NULL },
+	};
+
+	return pii_config_apply(v, f, dst, path, ei);
+}
+
+static int
+parse_custom_categories(const json_t *v, void *dst, const char *path,
+    struct pii_errinfo *ei)
+{
+	struct vault_categories *cats = dst;
+	char p[PII_ERR_MAX_FIELD];
+	size_t i, j;
+
+	if (!json_is_array(v))
+		return pii_errinfo_set(ei, PII_ERR_CONFIG, path, "must be an array");
+	if (json_array_size(v) > VAULT_MAX_CUSTOM_CATEGORIES)
+		return pii_errinfo_set(ei, PII_ERR_CONFIG, path,
+		    "at most %d custom categories", VAULT_MAX_CUSTOM_CATEGORIES);
+	for (i = 0; i < json_array_size(v); i++) {
+		const json_t *e = json_array_get(v, i);
+		const char *name;
+
+		pii_json_path_index(p, sizeof(p), path, i);
+		if (!json_is_string(e))
+			return pii_errinfo_set(ei, PII_ERR_CONFIG, p, "must be a string");
+		name = json_string_value(e);
+		if (vault_category_name_valid(name) != 0)
+			return pii_errinfo_set(ei, PII_ERR_CONFIG, p,
+			    "must match [a-z][a-z0-9_]{0,30} and not be a built-in category");
+		for (j = 0; j < cats->ncustom; j++)
+			if (strcmp(cats->custom[j], name) == 0)
+				return pii_errinfo_set(ei, PII_ERR_CONFIG, p,
+				    "listed twice");
+		snprintf(cats->custom[cats->ncustom++], VAULT_CATEGORY_MAX, "%s", name);
+	}
+	return 0;
+}
+
+static int
+parse_country_code(const json_t *v, void *dst, const char *path,
+    struct pii_errinfo *ei)
+{
+	struct vault_categories *cats = dst;
+	const char *s;
+	size_t n;
+
+	if (!json_is_string(v))
+		return pii_errinfo_set(ei, PII_ERR_CONFIG, path, "must be a string");
+	s = json_string_value(v);
+	n = strlen(s);
+	if (n < 1 || n > 3 || strspn(s, "0123456789") != n || s[0] == '0')
+		return pii_errinfo_set(ei, PII_ERR_CONFIG, path,
+		    "must be a country calling code of 1 to 3 digits, e.g. \"82\"");
+	snprintf(cats->default_country_code, sizeof(cats->default_country_code),
+	    "%s", s);
+	return 0;
+}
+
+struct identity_raw {
+	char *name, *token_sha256, *cert_name;
+	json_t *ops;
+};
+
+static int
+parse_ops(const json_t *v, void *dst, const char *path, struct pii_errinfo *ei)
+{
+	(void)path;
+	(void)ei;
+	*(const json_t **)dst = v;
+	return 0;
+}
+
+static int
+parse_identities(const json_t *v, void *dst, const char *path,
+    struct pii_errinfo *ei)
+{
+	static const struct pii_cfg_field f[] = {
+		{ "name", PII_CFG_STRING, offsetof(struct identity_raw, name), 1, 0, 63, NULL },
+		{ "token_sha256", PII_CFG_STRING, offsetof(struct identity_raw, token_sha256), 0, 0, 64, NULL },
+		{ "cert_name", PII_CFG_STRING, offsetof(struct identity_raw, cert_name), 0, 0, 127, NULL },
+		{ "operations", PII_CFG_CUSTOM, offsetof(struct identity_raw, ops), 1, 0, 0, parse_ops },
+		{ NULL, 0, 0, 0, 0, 0, NULL },
+	};
+	struct vault_config *cfg = (struct vault_config *)((char *)dst -
+	    offsetof(struct vault_config, identities));
+	char p[PII_ERR_MAX_FIELD], q[PII_ERR_MAX_FIELD];
+	size_t i, j, k;
+	int r = 0;
+
+	if (!json_is_array(v))
+		return pii_errinfo_set(ei, PII_ERR_CONFIG, path, "must be an array");
+	if (json_array_size(v) > VAULT_MAX_IDENTITIES)
+		return pii_errinfo_set(ei, PII_ERR_CONFIG, path,
+		    "at most %d identities", VAULT_MAX_IDENTITIES);
+	for (i = 0; i < json_array_size(v) && r == 0; i++) {
+		struct identity_raw raw = { 0 };
+		struct vault_identity *id = &cfg->identities[cfg->nidentities];
+
+		pii_json_path_index(p, sizeof(p), path, i);
+		r = pii_config_apply(json_array_get(v, i), f, &raw, p, ei);
+		if (r != 0)
+			goto next;
+		snprintf(id->name, sizeof(id->name), "%s", raw.name);
+		for (j = 0; j < cfg->nidentities; j++)
+			if (strcmp(cfg->identities[j].name, id->name) == 0) {
+				r = pii_errinfo_set(ei, PII_ERR_CONFIG,
+				    pii_json_path_key(q, sizeof(q), p, "name"),
+				    "identity listed twice");
+				goto next;
+			}
+		if (raw.token_sha256 != NULL) {
+			size_t bl = 0;
+
+			if (strlen(raw.token_sha256) != 64 ||
+			    sodium_hex2bin(id->token_hash, sizeof(id->token_hash),
+			    raw.token_sha256, 64, NULL, &bl, NULL) != 0 || bl != 32) {
+				r = pii_errinfo_set(ei, PII_ERR_CONFIG,
+				    pii_json_path_key(q, sizeof(q), p, "token_sha256"),
+				    "must be 64 hex digits (SHA-256 of the token)");
+				goto next;
+			}
+			id->has_token = 1;
+		}
+		if (raw.cert_name != NULL)
+			snprintf(id->cert_name, sizeof(id->cert_name), "%s", raw.cert_name);
+		if (!id->has_token && id->cert_name[0] == '\0') {
+			r = pii_errinfo_set(ei, PII_ERR_CONFIG, p,
+			    "an identity needs token_sha256 or cert_name");
+			goto next;
+		}
+		pii_json_path_key(q, sizeof(q), p, "operations");
+		if (!json_is_array(raw.ops)) {
+			r = pii_errinfo_set(ei, PII_ERR_CONFIG, q, "must be an array");
+			goto next;
+		}
+		for (j = 0; j < json_array_size(raw.ops); j++) {
+			const char *name = json_string_value(json_array_get(raw.ops, j));
+			int found = 0;
+
+			for (k = 0; name != NULL && k < sizeof(op_names) / sizeof(op_names[0]); k++)
+				if (strcmp(name, op_names[k].name) == 0) {
+					id->ops |= op_names[k].bit;
+					found = 1;
+				}
+			if (!found) {
+				char e[PII_ERR_MAX_FIELD];
+
+				r = pii_errinfo_set(ei, PII_ERR_CONFIG,
+				    pii_json_path_index(e, sizeof(e), q, j),
+				    "unknown operation (tokenize, reveal, detokenize, "
+				    "resolve, subject, objections, dsr, erasures)");
+				goto next;
+			}
+		}
+		cfg->nidentities++;
+next:
+		free(raw.name);
+		if (raw.token_sha256 != NULL)
+			sodium_memzero(raw.token_sha256, strlen(raw.token_sha256));
+		free(raw.token_sha256);
+		free(raw.cert_name);
+	}
+	return r;
+}
+
+struct top {
+	struct vault_config *cfg;
+};
+
+int
+vault_config_load(const char *path, struct vault_config **out,
+    struct pii_errinfo *ei)
+{
+#define C(field) offsetof(struct vault_config, field)
+	static const struct pii_cfg_field f[] = {
+		{ "listen", PII_CFG_CUSTOM, C(listen), 1, 0, 0, parse_listen },
+		{ "admin_listen", PII_CFG_CUSTOM, C(admin_listen), 0, 0, 0, parse_listen },
+		{ "tls", PII_CFG_CUSTOM, C(tls_cert_file), 0, 0, 0, parse_tls },
+		{ "root_key_file", PII_CFG_STRING, C(root_key_file), 1, 0, 4096, NULL },
+		{ "keystore_file", PII_CFG_STRING, C(keystore_file), 1, 0, 4096, NULL },
+		{ "database", PII_CFG_STRING, C(database), 1, 0, 4096, NULL },
+		{ "audit_database", PII_CFG_STRING, C(audit_database), 1, 0, 4096, NULL },
+		{ "writer", PII_CFG_STRING, C(writer), 0, 0, 63, NULL },
+		{ "log_level", PII_CFG_STRING, C(log_level), 0, 0, 16, NULL },
+		{ "threads", PII_CFG_INT, C(threads), 0, 1, 256, NULL },
+		{ "max_connections", PII_CFG_INT, C(max_connections), 0, 1, 100000, NULL },
+		{ "max_connections_per_ip", PII_CFG_INT, C(max_connections_per_ip), 0, 1, 100000, NULL },
+		{ "connection_timeout_seconds", PII_CFG_INT, C(connection_timeout_seconds), 0, 1, 3600, NULL },
+		{ "max_body_bytes", PII_CFG_INT, C(max_body_bytes), 0, 1024, 256LL << 20, NULL },
+		{ "max_small_body_bytes", PII_CFG_INT, C(max_small_body_bytes), 0, 1024, 16LL << 20, NULL },
+		{ "max_batch_records", PII_CFG_INT, C(max_batch_records), 0, 1, 1000000, NULL },
+		{ "max_value_bytes", PII_CFG_INT, C(max_value_bytes), 0, 16, 65536, NULL },
+		{ "max_json_depth", PII_CFG_INT, C(max_json_depth), 0, 4, 64, NULL },
+		{ "db_statement_timeout_ms", PII_CFG_INT, C(db_statement_timeout_ms), 0, 0, 600000, NULL },
+		{ "phone_default_country_code", PII_CFG_CUSTOM, C(categories), 0, 0, 0, parse_country_code },
+		{ "custom_categories", PII_CFG_CUSTOM, C(categories), 0, 0, 0, parse_custom_categories },
+		{ "identities", PII_CFG_CUSTOM, C(identities), 1, 0, 0, parse_identities },
+		{ NULL, 0, 0, 0, 0, 0, NULL },
+	};
+#undef C
+	struct vault_config *cfg = NULL;
+	json_t *root = NULL;
+	int r;
+
+	if ((r = pii_config_read_file(path, &root, ei)) != 0)
+		return r;
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL) {
+		r = PII_ERR_NOMEM;
+		goto out;
+	}
+	cfg->threads = 8;
+	cfg->max_connections = 1024;
+	cfg->max_connections_per_ip = 256;
+	cfg->connection_timeout_seconds = 30;
+	cfg->max_body_bytes = 8 << 20;
+	cfg->max_small_body_bytes = 64 << 10;
+	cfg->max_batch_records = 10000;
+	cfg->max_value_bytes = 1024;
+	cfg->max_json_depth = 16;
+	cfg->db_statement_timeout_ms = 10000;
+	if ((r = pii_config_apply(root, f, cfg, "", ei)) != 0)
+		goto out;
+	cfg->has_admin = json_object_get(root, "admin_listen") != NULL;
+	if (cfg->writer == NULL && (cfg->writer = strdup("vault")) == NULL) {
+		r = PII_ERR_NOMEM;
+		goto out;
+	}
+	if (cfg->tls_cert_file == NULL &&
+	    (!pii_http_is_loopback(cfg->listen.address) ||
+	    (cfg->has_admin && !pii_http_is_loopback(cfg->admin_listen.address)))) {
+		r = pii_errinfo_set(ei, PII_ERR_CONFIG, "tls",
+		    "refusing plain HTTP on a non-loopback address; configure "
+		    "tls.cert_file and tls.key_file or listen on 127.0.0.1");
+		goto out;
+	}
+	*out = cfg;
+	cfg = NULL;
+	r = 0;
+out:
+	vault_config_free(cfg);
+	json_decref(root);
+	return r;
+}
+
+void
+vault_config_free(struct vault_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->listen.address);
+	free(cfg->admin_listen.address);
+	free(cfg->tls_cert_file);
+	free(cfg->tls_key_file);
+	free(cfg->tls_client_ca_file);
+	free(cfg->root_key_file);
+	free(cfg->keystore_file);
+	free(cfg->database);
+	free(cfg->audit_database);
+	free(cfg->writer);
+	free(cfg->log_level);
+	sodium_memzero(cfg->identities, sizeof(cfg->identities));
+	free(cfg);
+}

@@ -1,0 +1,307 @@
+/*
+ * vault_main.c - the pii-vault command: keygen, migrate, serve.
+ *
+ * Exit codes: 0 success, 1 failure (one clear line on stderr), 2 usage.
+ */
+#include <pthread.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "../audit/audit_log.h"
+#include "../common/json_util.h"
+#include "../common/log.h"
+#include "../common/pg.h"
+#include "vault_config.h"
+#include "vault_keys.h"
+#include "vault_server.h"
+#include "vault_store.h"
+
+static const char usage_text[] =
+    "usage: pii-vault <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  keygen --out FILE [--keystore FILE]\n"
+    "        write a new random root key (mode 0600); with --keystore, also a\n"
+    "        new keystore (KEK epoch 1, token key v1) wrapped by that key\n"
+    "  keystore-init --config FILE\n"
+    "        create the keystore named in the config, wrapped by its root key\n"
+    "  migrate --config FILE\n"
+    "        create or upgrade the vault and audit database schemas\n"
+    "  serve --config FILE\n"
+    "        run the vault (HTTPS API and admin listener) until SIGTERM\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE    vault configuration (JSON; see docs/operations.md)\n"
+    "  -o, --out FILE       root key file to create\n"
+    "  -k, --keystore FILE  keystore file to create\n"
+    "  -h, --help           this help\n";
+
+static int
+usage(FILE *f, int code)
+{
+	fputs(usage_text, f);
+	return code;
+}
+
+static int
+die(const char *what, const struct pii_errinfo *ei)
+{
+	if (ei != NULL && ei->field[0] != '\0')
+		fprintf(stderr, "pii-vault: %s: %s: %s\n", what, ei->field, ei->message);
+	else
+		fprintf(stderr, "pii-vault: %s: %s\n", what,
+		    ei != NULL && ei->message[0] ? ei->message :
+		    pii_strerror(ei != NULL ? ei->code : PII_ERR_INTERNAL));
+	return 1;
+}
+
+static int
+cmd_keygen(const char *out, const char *keystore)
+{
+	struct pii_errinfo ei;
+
+	pii_errinfo_clear(&ei);
+	if (vault_keys_generate_root(out, &ei) != 0)
+		return die("keygen", &ei);
+	printf("root key written to %s (mode 0600)\n", out);
+	if (keystore != NULL) {
+		if (vault_keys_keystore_init(out, keystore, &ei) != 0)
+			return die("keystore", &ei);
+		printf("keystore written to %s (mode 0600)\n", keystore);
+	}
+	return 0;
+}
+
+static int
+open_all(const char *config, struct vault_config **cfg, struct vault_keys **keys,
+    struct pii_errinfo *ei)
+{
+	int r;
+
+	if ((r = vault_config_load(config, cfg, ei)) != 0)
+		return r;
+	if ((*cfg)->log_level != NULL) {
+		int lv;
+
+		if (pii_log_level_parse((*cfg)->log_level, &lv) != 0)
+			return pii_errinfo_set(ei, PII_ERR_CONFIG, "log_level",
+			    "must be debug, info, warn or error");
+		pii_log_setup("pii-vault", lv);
+	}
+	if (keys != NULL && (r = vault_keys_open((*cfg)->root_key_file,
+	    (*cfg)->keystore_file, keys, ei)) != 0)
+		return r;
+	return 0;
+}
+
+static int
+migrate_all(const struct vault_config *cfg, struct vault_keys *keys,
+    struct pii_pg *db, struct audit_log *audit, struct pii_errinfo *ei)
+{
+	int r;
+
+	if ((r = vault_store_migrate(db, vault_keys_keystore_id(keys), ei)) != 0)
+		return r;
+	(void)cfg;
+	return audit_log_migrate(audit, ei);
+}
+
+static int
+cmd_keystore_init(const char *config)
+{
+	struct vault_config *cfg = NULL;
+	struct pii_errinfo ei;
+	int rc = 1;
+
+	pii_errinfo_clear(&ei);
+	if (open_all(config, &cfg, NULL, &ei) != 0) {
+		rc = die("config", &ei);
+		goto out;
+	}
+	if (vault_keys_keystore_init(cfg->root_key_file, cfg->keystore_file, &ei) != 0) {
+		rc = die("keystore", &ei);
+		goto out;
+	}
+	printf("keystore written to %s (mode 0600)\n", cfg->keystore_file);
+	rc = 0;
+out:
+	vault_config_free(cfg);
+	return rc;
+}
+
+static int
+cmd_migrate(const char *config)
+{
+	struct vault_config *cfg = NULL;
+	struct vault_keys *keys = NULL;
+	struct pii_pg *db = NULL;
+	struct audit_log *audit = NULL;
+	struct pii_errinfo ei;
+	int rc = 1;
+
+	pii_errinfo_clear(&ei);
+	if (open_all(config, &cfg, &keys, &ei) != 0) {
+		rc = die("startup", &ei);
+		goto out;
+	}
+	if (pii_pg_new(cfg->database, "pii-vault", 0, &db) != 0 ||
+	    audit_log_new(cfg->audit_database, cfg->writer, 0, &audit) != 0) {
+		fprintf(stderr, "pii-vault: out of memory\n");
+		goto out;
+	}
+	if (migrate_all(cfg, keys, db, audit, &ei) != 0) {
+		rc = die("migrate", &ei);
+		goto out;
+	}
+	printf("vault and audit schemas are current\n");
+	rc = 0;
+out:
+	audit_log_free(audit);
+	pii_pg_free(db);
+	vault_keys_free(keys);
+	vault_config_free(cfg);
+	return rc;
+}
+
+static int
+cmd_serve(const char *config)
+{
+	struct vault_config *cfg = NULL;
+	struct vault_keys *keys = NULL;
+	struct vault_server vs;
+	struct pii_errinfo ei;
+	sigset_t set;
+	int sig = 0, rc = 1;
+
+	memset(&vs, 0, sizeof(vs));
+	pii_errinfo_clear(&ei);
+	/* signals are taken by sigwait below; threads inherit the mask */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (open_all(config, &cfg, &keys, &ei) != 0) {
+		rc = die("startup", &ei);
+		goto out;
+	}
+	vs.cfg = cfg;
+	vs.keys = keys;
+	if (pii_pg_new(cfg->database, "pii-vault", (int)cfg->db_statement_timeout_ms,
+	    &vs.db) != 0 || audit_log_new(cfg->audit_database, cfg->writer,
+	    (int)cfg->db_statement_timeout_ms, &vs.audit) != 0) {
+		fprintf(stderr, "pii-vault: out of memory\n");
+		goto out;
+	}
+	if (migrate_all(cfg, keys, vs.db, vs.audit, &ei) != 0) {
+		rc = die("startup", &ei);
+		goto out;
+	}
+	if (vault_server_start(&vs, &ei) != 0) {
+		rc = die("startup", &ei);
+		goto out;
+	}
+	pii_log(PII_LOG_INFO, "event=started listen=%s:%u admin=%s:%u tls=%s "
+	    "client_certs=%s writer=%s keystore=%s", cfg->listen.address,
+	    pii_http_port(vs.api), cfg->has_admin ? cfg->admin_listen.address : "-",
+	    vs.admin != NULL ? pii_http_port(vs.admin) : 0,
+	    cfg->tls_cert_file != NULL ? "on" : "off",
+	    cfg->tls_client_ca_file != NULL ? "on" : "off", cfg->writer,
+	    vault_keys_keystore_id(keys));
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			pii_log(PII_LOG_INFO, "event=sighup action=ignored "
+			    "detail=\"restart to apply configuration changes\"");
+			continue;
+		}
+		break;
+	}
+	pii_log(PII_LOG_INFO, "event=stopping signal=%d", sig);
+	vault_server_stop(&vs);
+	rc = 0;
+out:
+	audit_log_free(vs.audit);
+	pii_pg_free(vs.db);
+	vault_keys_free(keys);
+	vault_config_free(cfg);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "keystore", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd, *config = NULL, *out = NULL, *keystore = NULL;
+	int ch;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "pii-vault: libsodium failed to initialize\n");
+		return 1;
+	}
+	pii_json_init();
+	pii_log_setup("pii-vault", PII_LOG_INFO);
+	if (argc < 2)
+		return usage(stderr, 2);
+	cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+	    strcmp(cmd, "help") == 0)
+		return usage(stdout, 0);
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "c:o:k:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'k':
+			keystore = optarg;
+			break;
+		case 'h':
+			return usage(stdout, 0);
+		default:
+			return usage(stderr, 2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "pii-vault: unexpected argument\n");
+		return usage(stderr, 2);
+	}
+	if (strcmp(cmd, "keygen") == 0) {
+		if (out == NULL || config != NULL) {
+			fprintf(stderr, "pii-vault: keygen needs --out FILE\n");
+			return 2;
+		}
+		return cmd_keygen(out, keystore);
+	}
+	if (config == NULL || out != NULL || keystore != NULL) {
+		fprintf(stderr, "pii-vault: %s needs --config FILE (and nothing else)\n",
+		    cmd);
+		return 2;
+	}
+	if (strcmp(cmd, "keystore-init") == 0)
+		return cmd_keystore_init(config);
+	if (strcmp(cmd, "migrate") == 0)
+		return cmd_migrate(config);
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(config);
+	fprintf(stderr, "pii-vault: unknown command '%s'\n", cmd);
+	return usage(stderr, 2);
+}

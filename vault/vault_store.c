@@ -1,0 +1,95 @@
+/*
+ * vault_store.c - the vault schema, its migrations, and the keystore binding.
+ */
+#include <string.h>
+
+#include "vault_store.h"
+
+static const char *const vault_m1[] = {
+	"CREATE TABLE vault_meta ("
+	"  key text PRIMARY KEY,"
+	"  value text NOT NULL)",
+	"CREATE TABLE subjects ("
+	"  id bigserial PRIMARY KEY,"
+	"  subject_token text NOT NULL UNIQUE,"
+	"  status text NOT NULL DEFAULT 'active' CHECK (status IN ('active','erased')),"
+	"  created_at timestamptz NOT NULL DEFAULT now(),"
+	"  erased_at timestamptz)",
+	"CREATE TABLE subject_keys ("
+	"  subject_id bigint PRIMARY KEY REFERENCES subjects (id),"
+	"  kek_epoch integer NOT NULL,"
+	"  wrapped_dek bytea NOT NULL)",
+	"CREATE TABLE pii_values ("
+	"  token text NOT NULL,"
+	"  subject_id bigint NOT NULL REFERENCES subjects (id),"
+	"  category text NOT NULL,"
+	"  ciphertext bytea NOT NULL,"
+	"  source text NOT NULL,"
+	"  first_seen timestamptz NOT NULL DEFAULT now(),"
+	"  last_seen timestamptz NOT NULL DEFAULT now(),"
+	"  PRIMARY KEY (token, subject_id))",
+	"CREATE INDEX pii_values_subject ON pii_values (subject_id)",
+	"CREATE TABLE objections ("
+	"  subject_id bigint NOT NULL REFERENCES subjects (id),"
+	"  purpose text NOT NULL,"
+	"  since timestamptz NOT NULL DEFAULT now(),"
+	"  PRIMARY KEY (subject_id, purpose))",
+	"CREATE TABLE tokenize_batches ("
+	"  identity text NOT NULL,"
+	"  batch_id text NOT NULL,"
+	"  digest text NOT NULL,"
+	"  stored integer NOT NULL DEFAULT 0,"
+	"  existing integer NOT NULL DEFAULT 0,"
+	"  created_at timestamptz NOT NULL DEFAULT now(),"
+	"  PRIMARY KEY (identity, batch_id))",
+	NULL,
+};
+
+static const char *const *const vault_migrations[] = { vault_m1 };
+
+int
+vault_store_migrate(struct pii_pg *db, const char *keystore_id,
+    struct pii_errinfo *ei)
+{
+	PGresult *res = NULL;
+	PGconn *c;
+	const char *p[1] = { keystore_id };
+	int r;
+
+	r = pii_pg_migrate(db, PII_PG_SCHEMA_VAULT, vault_migrations,
+	    sizeof(vault_migrations) / sizeof(vault_migrations[0]), NULL, ei);
+	if (r != 0)
+		return r;
+	if ((r = pii_pg_conn(db, &c)) != 0)
+		return pii_errinfo_set(ei, r, NULL, "database unreachable: %s",
+		    pii_pg_last_error());
+	r = pii_pg_exec(db, c,
+	    "INSERT INTO vault_meta (key, value) VALUES ('keystore_id', $1)"
+	    " ON CONFLICT (key) DO NOTHING", 1, p, NULL);
+	if (r == 0)
+		r = pii_pg_exec(db, c,
+		    "SELECT value FROM vault_meta WHERE key = 'keystore_id'", 0,
+		    NULL, &res);
+	if (r != 0)
+		return pii_errinfo_set(ei, r, NULL, "cannot read vault_meta: %s",
+		    pii_pg_last_error());
+	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), keystore_id) != 0) {
+		PQclear(res);
+		return pii_errinfo_set(ei, PII_ERR_CONFIG, "keystore_file",
+		    "this database belongs to another keystore (id mismatch); "
+		    "refusing to start with keys that cannot read its data");
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+vault_store_ping(struct pii_pg *db)
+{
+	PGconn *c;
+	int r;
+
+	if ((r = pii_pg_conn(db, &c)) != 0)
+		return r;
+	return pii_pg_exec(db, c, "SELECT 1", 0, NULL, NULL);
+}
