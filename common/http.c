@@ -56,6 +56,8 @@ struct req_state {
 	unsigned char *body;
 	size_t len, cap, limit;
 	int rejected;                 /* a response was queued early */
+	int too_large;                /* body over the limit: drained, answered 413 */
+	size_t drained;               /* bytes discarded after the limit */
 	unsigned int status;
 	const char *route;
 	char request_id[PII_REQUEST_ID_MAX + 1];
@@ -112,6 +114,16 @@ elapsed(const struct timespec *start)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (double)(now.tv_sec - start->tv_sec) +
 	    (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/* How much of an over-limit body is read and discarded so that the client
+ * can read its 413 (closing with unread data makes the peer see a reset). */
+static size_t
+drain_max(size_t limit)
+{
+	size_t m = limit * 4;
+
+	return m < (1u << 20) ? (1u << 20) : (m > (64u << 20) ? (64u << 20) : m);
 }
 
 /* ---- responses ---- */
@@ -417,7 +429,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			if (end == cl || *end != '\0')
 				return reject_early(conn, st, PII_ERR_BAD_REQUEST,
 				    "Content-Length", "malformed Content-Length");
-			if (n > st->limit) {
+			if (n > st->limit && n - st->limit > drain_max(st->limit)) {
 				char msg[96];
 
 				snprintf(msg, sizeof(msg),
@@ -425,6 +437,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				return reject_early(conn, st, PII_ERR_TOO_LARGE,
 				    "body", msg);
 			}
+			if (n > st->limit)
+				st->too_large = 1;   /* read and discard, then 413 */
 		}
 		return MHD_YES;
 	}
@@ -435,17 +449,20 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_size = 0;
 		if (st->rejected)
 			return MHD_YES;
-		if (n > st->limit - st->len) {
-			char msg[96];
-
+		if (!st->too_large && n > st->limit - st->len) {
+			/* MHD accepts a response only before the body or after
+			 * all of it: discard the rest, answer at the end */
 			if (st->body != NULL)
 				sodium_memzero(st->body, st->len);
 			free(st->body);
 			st->body = NULL;
 			st->len = st->cap = 0;
-			snprintf(msg, sizeof(msg),
-			    "request body larger than %zu bytes", st->limit);
-			return reject_early(conn, st, PII_ERR_TOO_LARGE, "body", msg);
+			st->too_large = 1;
+		}
+		if (st->too_large) {
+			st->drained += n;
+			/* a sender that keeps going is cut off */
+			return st->drained > drain_max(st->limit) ? MHD_NO : MHD_YES;
 		}
 		if (st->len + n + 1 > st->cap) {
 			size_t ncap = st->cap ? st->cap : 4096;
@@ -472,6 +489,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (st->rejected)
 		return MHD_YES;
+	if (st->too_large) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "request body larger than %zu bytes",
+		    st->limit);
+		return reject_early(conn, st, PII_ERR_TOO_LARGE, "body", msg);
+	}
 
 	if (srv->client_certs) {
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,

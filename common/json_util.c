@@ -1,6 +1,7 @@
 /*
  * json_util.c - strict parsing of untrusted JSON and the zeroing allocator.
  */
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,35 +11,23 @@
 
 #include "json_util.h"
 
-/* Every block carries its size in a 16-byte header, so free can wipe it. */
-#define ZHDR 16
-
+/* The zeroing allocator wipes a block's whole usable size before freeing
+ * it.  It keeps no header, so memory jansson returns (json_dumps) may also be
+ * released with plain free() - which then does not wipe; use
+ * pii_json_free_str for anything that held a value. */
 static void *
 zalloc(size_t n)
 {
-	unsigned char *p;
-
-	if (n > SIZE_MAX - ZHDR)
-		return NULL;
-	p = malloc(n + ZHDR);
-	if (p == NULL)
-		return NULL;
-	memcpy(p, &n, sizeof(n));
-	return p + ZHDR;
+	return malloc(n);
 }
 
 static void
 zfree(void *ptr)
 {
-	unsigned char *p;
-	size_t n;
-
 	if (ptr == NULL)
 		return;
-	p = (unsigned char *)ptr - ZHDR;
-	memcpy(&n, p, sizeof(n));
-	sodium_memzero(p, n + ZHDR);
-	free(p);
+	sodium_memzero(ptr, malloc_usable_size(ptr));
+	free(ptr);
 }
 
 void
@@ -50,18 +39,7 @@ pii_json_init(void)
 void
 pii_json_free_str(char *s)
 {
-	json_free_t f = NULL;
-	json_malloc_t m = NULL;
-
-	if (s == NULL)
-		return;
-	json_get_alloc_funcs(&m, &f);
-	if (f == zfree) {
-		zfree(s);
-	} else {
-		sodium_memzero(s, strlen(s));
-		f(s);
-	}
+	zfree(s);
 }
 
 /* Maximum nesting of [ and { outside strings; counts escapes correctly. */

@@ -100,6 +100,13 @@ note_error(const char *msg)
 	note_error_state(NULL, msg);
 }
 
+static void
+quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 int
 pii_pg_conn(struct pii_pg *pg, PGconn **out)
 {
@@ -134,6 +141,8 @@ pii_pg_conn(struct pii_pg *pg, PGconn **out)
 			PQfinish(c);
 		return PII_ERR_DB_UNAVAILABLE;
 	}
+	/* server notices ("already exists, skipping") are not for stderr */
+	PQsetNoticeProcessor(c, quiet_notice, NULL);
 	pthread_setspecific(pg->key, c);
 	*out = c;
 	return 0;

@@ -88,7 +88,7 @@ expect_eq "detokenize: field path" "$(json_get error.field "$LAST_BODY")" "token
 
 # resolve: an identifier to subject tokens (a shared phone gives two)
 expect_status "resolve an email" 200 - -- "${AS_PROXY[@]}" -X POST "$PIIV_VAULT_URL/v1/subjects/resolve" -d '{"category":"email","value":"ALICE@example.com"}'
-expect_eq "resolve: the subject's token" "$(json_get subject_tokens.0 "$LAST_BODY")" "$subj_tok"
+grep -q "\"$subj_tok\"" "$LAST_BODY" && ok "resolve: the subject's token" || fail "resolve: the subject's token"
 expect_status "resolve a shared phone" 200 - -- "${AS_PROXY[@]}" -X POST "$PIIV_VAULT_URL/v1/subjects/resolve" -d '{"category":"phone","value":"010-9999-0000"}'
 grep -q "$(json_get records.1.subject_token "$T/first.json")" "$LAST_BODY" && grep -q "$(json_get records.2.subject_token "$T/first.json")" "$LAST_BODY" && ok "resolve: a shared phone names both subjects" || fail "resolve: shared phone"
 
@@ -109,7 +109,7 @@ expect_eq "tokenize: erased subject dropped" "$(json_get dropped.0.reason "$T/er
 hdr=$(curl -sS -D - -o /dev/null --cacert "$PIIV_CACERT" -H 'X-Request-Id: my-req.42' "$PIIV_VAULT_URL/healthz" | tr -d '\r' | grep -i '^x-request-id:' | cut -d' ' -f2)
 expect_eq "X-Request-Id from the caller is echoed" "$hdr" "my-req.42"
 n=$(psql "$PIIV_AUDIT_PG" -Atc "select count(*) from audit_records where request_id = 'req-api-reveal-$R' and action = 'reveal' and decision = 'allow'")
-expect_eq "audit: the reveal is recorded under the proxy's request id" "$n" 1
+expect_eq "audit: each of the two reveals is recorded once under the proxy's request id" "$n" 2
 
 # admin listener
 expect_status "admin: healthz" 200 - -- "$PIIV_VAULT_ADMIN_URL/healthz"
