@@ -162,7 +162,10 @@ audit_log_ping(struct audit_log *log)
 
 	if (pii_pg_conn(log->pg, &c) != 0)
 		return PII_ERR_AUDIT_UNAVAILABLE;
-	if (pii_pg_exec(log->pg, c, "SELECT 1", 0, NULL, NULL) != 0)
+	/* the table itself, not only the server: a missing or unreadable
+	 * audit table means records cannot be written */
+	if (pii_pg_exec(log->pg, c, "SELECT 1 FROM audit_records LIMIT 0", 0,
+	    NULL, NULL) != 0)
 		return PII_ERR_AUDIT_UNAVAILABLE;
 	return 0;
 }

@@ -95,9 +95,13 @@ pii_config_apply(const json_t *obj, const struct pii_cfg_field *fields,
 	for (i = 0; fields[i].key != NULL && n < 63; i++)
 		allowed[n++] = fields[i].key;
 	allowed[n] = NULL;
-	if ((r = pii_json_check_keys(obj, allowed, path, ei)) != 0)
-		return pii_errinfo_set(ei, PII_ERR_CONFIG, ei ? ei->field : path,
+	if ((r = pii_json_check_keys(obj, allowed, path, ei)) != 0) {
+		char field[PII_ERR_MAX_FIELD];
+
+		snprintf(field, sizeof(field), "%s", ei != NULL ? ei->field : path);
+		return pii_errinfo_set(ei, PII_ERR_CONFIG, field,
 		    "unknown configuration key");
+	}
 
 	for (i = 0; fields[i].key != NULL; i++) {
 		const struct pii_cfg_field *f = &fields[i];

@@ -679,8 +679,9 @@ pii_http_start(const struct pii_http_config *cfg, pii_http_handler_fn fn,
 		}
 	}
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
-	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
-	    cfg->threads ? cfg->threads : 4, NULL };
+	if (cfg->threads > 1)
+		opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+		    cfg->threads, NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
 	    cfg->max_connections ? cfg->max_connections : 256, NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,

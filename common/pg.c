@@ -1,6 +1,7 @@
 /*
  * pg.c - per-thread PostgreSQL connections with automatic reconnection.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,26 @@ pii_pg_conn(struct pii_pg *pg, PGconn **out)
 	char options[64];
 	const char *vals[5];
 
+	/* An idle connection whose server went away (restart, failover)
+	 * still says CONNECTION_OK until it is used: read what the server
+	 * left on the socket (libpq's socket is non-blocking, so this never
+	 * waits); a shutdown notice or EOF marks the connection bad. */
+	if (c != NULL && PQstatus(c) == CONNECTION_OK &&
+	    PQtransactionStatus(c) == PQTRANS_IDLE) {
+		struct pollfd pfd;
+		int i;
+
+		/* the notice and the EOF may need separate reads */
+		for (i = 0; i < 4; i++) {
+			pfd.fd = PQsocket(c);
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+			if (pfd.fd < 0 || poll(&pfd, 1, 0) <= 0)
+				break;
+			if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK)
+				break;
+		}
+	}
 	if (c != NULL && PQstatus(c) == CONNECTION_OK &&
 	    PQtransactionStatus(c) != PQTRANS_UNKNOWN) {
 		*out = c;

@@ -91,5 +91,5 @@ vault_store_ping(struct pii_pg *db)
 
 	if ((r = pii_pg_conn(db, &c)) != 0)
 		return r;
-	return pii_pg_exec(db, c, "SELECT 1", 0, NULL, NULL);
+	return pii_pg_exec(db, c, "SELECT 1 FROM pii_values LIMIT 0", 0, NULL, NULL);
 }

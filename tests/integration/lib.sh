@@ -30,12 +30,13 @@
 #   expect_status "tagger cannot reveal" 403 forbidden -- "${AS_TAGGER[@]}" \
 #       -X POST "$PIIV_VAULT_URL/v1/reveal" -d '{"subject":"user:1","categories":["email"]}'
 #
-# $T is a scratch directory removed when the suite exits.
+# $T is a scratch directory removed when the suite exits (a suite that sets
+# its own EXIT trap must remove it too).
 
 : "${PIIV_VAULT_URL:?lib.sh: no PIIV_VAULT_URL; run the suites through tests/run}"
 : "${PIIV_CACERT:?lib.sh: no PIIV_CACERT; run the suites through tests/run}"
 
-T=$(mktemp -d /tmp/piiv-suite.XXXXXX)
+T=$(mktemp -d -p "${PIIV_TEST_TMP:-${TMPDIR:-/tmp}}")
 trap 'rm -rf "$T"' EXIT
 JGET=${JGET:-${O:-build}/tools/jget}
 CURL_MAX_TIME=${CURL_MAX_TIME:-60}
