@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -188,6 +190,13 @@ cmd_serve(const char *config)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* a core dump would hold key material: none, and no ptrace by peers */
+	{
+		struct rlimit nocore = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &nocore);
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	}
 
 	if (open_all(config, &cfg, &keys, &ei) != 0) {
 		rc = die("startup", &ei);
