@@ -85,6 +85,30 @@ vault_audit(struct vault_server *vs, const struct vault_caller *who,
 	return 0;
 }
 
+int
+vault_parse_body(struct vault_server *vs, const struct pii_http_request *req,
+    const char *const *keys, json_t **out, struct pii_errinfo *ei)
+{
+	json_t *root = NULL;
+	int r;
+
+	r = pii_json_parse((const char *)req->body, req->body_len,
+	    (size_t)vs->cfg->max_json_depth, &root, ei);
+	if (r != 0)
+		return r;
+	if (!json_is_object(root))
+		r = pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, NULL,
+		    "the body must be a JSON object");
+	else if (keys != NULL)
+		r = pii_json_check_keys(root, keys, "", ei);
+	if (r != 0) {
+		json_decref(root);
+		return r;
+	}
+	*out = root;
+	return 0;
+}
+
 /* Identify the caller.  0 with *out set, or PII_ERR_UNAUTHENTICATED. */
 static int
 authenticate(const struct vault_config *cfg, const struct pii_http_request *req,

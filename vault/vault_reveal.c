@@ -250,15 +250,7 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 
 	pii_errinfo_clear(&ei);
 	pii_buf_init(&catlit, 4096);
-	if ((r = pii_json_parse((const char *)req->body, req->body_len,
-	    (size_t)vs->cfg->max_json_depth, &root, &ei)) != 0)
-		goto fail;
-	if (!json_is_object(root)) {
-		r = pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, NULL,
-		    "the body must be a JSON object");
-		goto fail;
-	}
-	if ((r = pii_json_check_keys(root, keys, "", &ei)) != 0 ||
+	if ((r = vault_parse_body(vs, req, keys, &root, &ei)) != 0 ||
 	    (r = parse_subject(vs, root, subject_token, &ei)) != 0 ||
 	    (r = parse_context(root, &who, 1, &ei)) != 0 ||
 	    (r = pii_json_get_array(root, "categories", 1, MAX_REVEAL_CATEGORIES, "",
@@ -402,15 +394,7 @@ vault_detokenize(struct vault_server *vs, const struct vault_caller *who_in,
 
 	pii_errinfo_clear(&ei);
 	pii_buf_init(&toklit, 1 << 20);
-	if ((r = pii_json_parse((const char *)req->body, req->body_len,
-	    (size_t)vs->cfg->max_json_depth, &root, &ei)) != 0)
-		goto fail;
-	if (!json_is_object(root)) {
-		r = pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, NULL,
-		    "the body must be a JSON object");
-		goto fail;
-	}
-	if ((r = pii_json_check_keys(root, keys, "", &ei)) != 0 ||
+	if ((r = vault_parse_body(vs, req, keys, &root, &ei)) != 0 ||
 	    (r = parse_context(root, &who, 1, &ei)) != 0 ||
 	    (r = pii_json_get_array(root, "tokens", 1, MAX_DETOKENIZE, "", &jtoks,
 	    &ei)) != 0)
@@ -552,15 +536,7 @@ vault_resolve(struct vault_server *vs, const struct vault_caller *who_in,
 	int r;
 
 	pii_errinfo_clear(&ei);
-	if ((r = pii_json_parse((const char *)req->body, req->body_len,
-	    (size_t)vs->cfg->max_json_depth, &root, &ei)) != 0)
-		goto fail;
-	if (!json_is_object(root)) {
-		r = pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, NULL,
-		    "the body must be a JSON object");
-		goto fail;
-	}
-	if ((r = pii_json_check_keys(root, keys, "", &ei)) != 0 ||
+	if ((r = vault_parse_body(vs, req, keys, &root, &ei)) != 0 ||
 	    (r = parse_context(root, &who, 0, &ei)) != 0 ||
 	    (r = pii_json_get_string(root, "category", 1, VAULT_CATEGORY_MAX - 1, "",
 	    &cat, NULL, &ei)) != 0 ||

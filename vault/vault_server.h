@@ -56,6 +56,11 @@ int vault_audit(struct vault_server *vs, const struct vault_caller *who,
     size_t ncats, int allowed, int reason_code, long long count,
     const char *source, const char *batch_id);
 
+/* Parse a request body: strict JSON, an object, only the given keys
+ * (NULL-terminated; NULL: any).  *out is new. */
+int vault_parse_body(struct vault_server *vs, const struct pii_http_request *req,
+    const char *const *keys, json_t **out, struct pii_errinfo *ei);
+
 /* Map a storage error to the client-facing error and count it. */
 int vault_db_error(struct vault_server *vs, int r, struct pii_errinfo *ei);
 
