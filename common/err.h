@@ -38,14 +38,14 @@ enum pii_err {
 	PII_ERR_DB_UNAVAILABLE = -17,
 	PII_ERR_INTERNAL = -18,
 	PII_ERR_METHOD = -19,        /* 405, api code bad_request */
-	/* internal codes; reach a client only as "internal" */
+	/* internal codes; reach a client only as "internal" (except RANGE) */
 	PII_ERR_NOMEM = -30,
 	PII_ERR_IO = -31,
 	PII_ERR_CRYPTO = -32,        /* authentication tag / decrypt failure */
 	PII_ERR_CONFIG = -33,
 	PII_ERR_PERM = -34,          /* key file readable by group or others */
 	PII_ERR_KEY = -35,           /* unknown or destroyed key version */
-	PII_ERR_RANGE = -36,         /* a number outside its allowed range */
+	PII_ERR_RANGE = -36,         /* a number outside its range: 400 bad_request */
 	PII_ERR_USAGE = -37,         /* command-line usage */
 	PII_ERR_SQL = -38,           /* a statement failed for a reason other than connectivity */
 };
