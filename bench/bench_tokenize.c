@@ -492,7 +492,7 @@ put_str(struct growbuf *g, const char *s)
 static int
 pg_ok(PGconn *c, const char *sql, char *err, size_t errcap)
 {
-	PGresult *res = PQexec(c, sql);
+	PGresult *res = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);
 	int ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
 	    PQresultStatus(res) == PGRES_TUPLES_OK;
 
@@ -561,7 +561,7 @@ copy_one(PGconn *c, struct copy_job *j, enum copy_table t, struct growbuf *g,
 		"COPY bench_copy_values (token, subject_id, category, ciphertext, source)"
 		" FROM STDIN",
 	};
-	PGresult *res = PQexec(c, sql[t]);
+	PGresult *res = PQexecParams(c, sql[t], 0, NULL, NULL, NULL, NULL, 0);
 	long long r;
 
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
