@@ -184,6 +184,25 @@ entry_unwrap(const unsigned char *root, const char *kind, uint32_t version,
 	return 0;
 }
 
+/* Unwrap one keystore entry into new sodium_malloc memory (*out), opening
+ * the root key only for the moment it is used.  On failure *out is wiped
+ * and released (or stays NULL). */
+static int
+entry_unwrap_new(struct vault_keys *keys, const char *kind, uint32_t num,
+    const char *b64, unsigned char **out)
+{
+	unsigned char *k;
+	int r;
+
+	if ((k = sodium_malloc(VAULT_KEY_BYTES)) == NULL)
+		return PII_ERR_NOMEM;
+	sodium_mprotect_readonly(keys->root);
+	r = entry_unwrap(keys->root, kind, num, keys->keystore_id, b64, k);
+	sodium_mprotect_noaccess(keys->root);
+	*out = k;
+	return r;
+}
+
 /* 1 if s is the base64 (original alphabet, padded) of exactly KS_WRAPPED bytes. */
 static int
 ks_b64_valid(const char *s)
@@ -852,13 +871,9 @@ keystore_parse(const char *text, size_t len, struct vault_keys *keys,
 			    "epoch %u is listed twice or also as destroyed", num);
 			goto out;
 		}
-		if ((tmp = sodium_malloc(VAULT_KEY_BYTES)) == NULL) {
-			r = PII_ERR_NOMEM;
+		r = entry_unwrap_new(keys, "kek", num, b64, &tmp);
+		if (r == PII_ERR_NOMEM)
 			goto out;
-		}
-		sodium_mprotect_readonly(keys->root);
-		r = entry_unwrap(keys->root, "kek", num, keys->keystore_id, b64, tmp);
-		sodium_mprotect_noaccess(keys->root);
 		if (r != 0) {
 			r = pii_errinfo_set(ei, r, "keks", "keystore: KEK epoch %u does "
 			    "not authenticate under the root key", num);
@@ -901,13 +916,9 @@ keystore_parse(const char *text, size_t len, struct vault_keys *keys,
 			    "token key version %u is listed twice", num);
 			goto out;
 		}
-		if ((tmp = sodium_malloc(VAULT_KEY_BYTES)) == NULL) {
-			r = PII_ERR_NOMEM;
+		r = entry_unwrap_new(keys, "token", num, b64, &tmp);
+		if (r == PII_ERR_NOMEM)
 			goto out;
-		}
-		sodium_mprotect_readonly(keys->root);
-		r = entry_unwrap(keys->root, "token", num, keys->keystore_id, b64, tmp);
-		sodium_mprotect_noaccess(keys->root);
 		if (r != 0) {
 			r = pii_errinfo_set(ei, r, "token_keys", "keystore: token key "
 			    "version %u does not authenticate under the root key", num);
