@@ -120,3 +120,50 @@ pii_buf_array_elem(struct pii_buf *b, const char *s)
 	}
 	pii_buf_putc(b, '"');
 }
+
+void
+pii_buf_copy_field(struct pii_buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '\\':
+			pii_buf_puts(b, "\\\\");
+			break;
+		case '\t':
+			pii_buf_puts(b, "\\t");
+			break;
+		case '\n':
+			pii_buf_puts(b, "\\n");
+			break;
+		case '\r':
+			pii_buf_puts(b, "\\r");
+			break;
+		default:
+			pii_buf_putc(b, *s);
+			break;
+		}
+	}
+}
+
+void
+pii_buf_json_str(struct pii_buf *b, const char *s)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	pii_buf_putc(b, '"');
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			pii_buf_putc(b, '\\');
+			pii_buf_putc(b, (char)c);
+		} else if (c < 0x20 || c == 0x7f) {
+			char e[7] = { '\\', 'u', '0', '0', digits[c >> 4], digits[c & 15], 0 };
+
+			pii_buf_puts(b, e);
+		} else {
+			pii_buf_putc(b, (char)c);
+		}
+	}
+	pii_buf_putc(b, '"');
+}

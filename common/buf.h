@@ -29,5 +29,10 @@ void pii_buf_hex(struct pii_buf *b, const unsigned char *p, size_t n);
 /* Append s as one quoted element of a PostgreSQL array literal, preceded by
  * a comma unless the buffer ends with '{'. */
 void pii_buf_array_elem(struct pii_buf *b, const char *s);
+/* Append s as one field of PostgreSQL's COPY text format (backslash, tab,
+ * newline and carriage return escaped). */
+void pii_buf_copy_field(struct pii_buf *b, const char *s);
+/* Append s (UTF-8) as a quoted JSON string. */
+void pii_buf_json_str(struct pii_buf *b, const char *s);
 
 #endif

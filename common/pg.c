@@ -17,6 +17,7 @@ struct pii_pg {
 };
 
 static __thread char pg_last_error[256];
+static __thread char pg_last_state[6];   /* SQLSTATE of the last failure */
 
 static void
 conn_destroy(void *p)
@@ -78,6 +79,8 @@ note_error_state(const char *state, const char *msg)
 {
 	size_t n;
 
+	snprintf(pg_last_state, sizeof(pg_last_state), "%s",
+	    state != NULL ? state : "");
 	if (state != NULL && (strncmp(state, "22", 2) == 0 ||
 	    strncmp(state, "23", 2) == 0))
 		snprintf(pg_last_error, sizeof(pg_last_error), "SQLSTATE %s", state);
@@ -215,6 +218,67 @@ pii_pg_exec(struct pii_pg *pg, PGconn *conn, const char *sql, int nparams,
 	else
 		PQclear(res);
 	return 0;
+}
+
+int
+pii_pg_last_transient(void)
+{
+	return strcmp(pg_last_state, "23505") == 0 ||
+	    strcmp(pg_last_state, "40001") == 0 ||
+	    strcmp(pg_last_state, "40P01") == 0;
+}
+
+/* COPY data goes out in pieces of at most this many bytes. */
+#define COPY_CHUNK (256 * 1024)
+
+int
+pii_pg_copy_in(struct pii_pg *pg, PGconn *conn, const char *sql,
+    const char *data, size_t len, long long *rows)
+{
+	PGresult *res;
+	size_t off = 0;
+	int r = 0;
+
+	res = PQexec(conn, sql);
+	if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
+		r = pii_pg_fail(pg, conn, res);
+		PQclear(res);
+		/* a statement that unexpectedly produced no COPY state leaves
+		 * nothing else pending; drain in case it did */
+		while (PQstatus(conn) == CONNECTION_OK &&
+		    (res = PQgetResult(conn)) != NULL)
+			PQclear(res);
+		return r != 0 ? r : PII_ERR_SQL;
+	}
+	PQclear(res);
+	while (off < len) {
+		size_t n = len - off < COPY_CHUNK ? len - off : COPY_CHUNK;
+
+		if (PQputCopyData(conn, data + off, (int)n) != 1)
+			break;
+		off += n;
+	}
+	/* on a short send, end the COPY with an error so the server aborts it;
+	 * the message names no data */
+	if (PQputCopyEnd(conn, off < len ? "client could not send COPY data" :
+	    NULL) != 1) {
+		note_error(PQerrorMessage(conn));
+		r = PII_ERR_DB_UNAVAILABLE;
+	}
+	while ((res = PQgetResult(conn)) != NULL) {
+		if (r == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+			r = pii_pg_fail(pg, conn, res);
+		else if (r == 0 && rows != NULL)
+			*rows = strtoll(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+		if (PQstatus(conn) != CONNECTION_OK)
+			break;
+	}
+	if (r == 0 && off < len)
+		r = PII_ERR_DB_UNAVAILABLE;
+	if (r == 0 && PQstatus(conn) != CONNECTION_OK)
+		r = pii_pg_fail(pg, conn, NULL);
+	return r;
 }
 
 /* The statements of pii_pg_migrate that name the version table, per schema.

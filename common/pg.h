@@ -37,6 +37,17 @@ int pii_pg_fail(struct pii_pg *pg, PGconn *conn, const PGresult *res);
 int pii_pg_exec(struct pii_pg *pg, PGconn *conn, const char *sql, int nparams,
     const char *const *params, PGresult **out);
 
+/* Run a constant `COPY ... FROM STDIN` statement with data (len bytes in
+ * COPY text format) as its input; *rows (may be NULL) receives the rows
+ * copied.  Errors as pii_pg_fail. */
+int pii_pg_copy_in(struct pii_pg *pg, PGconn *conn, const char *sql,
+    const char *data, size_t len, long long *rows);
+
+/* 1 if this thread's last failure may succeed when its transaction is run
+ * again: a unique violation raced by a concurrent insert (23505), a
+ * serialization failure (40001) or a deadlock (40P01). */
+int pii_pg_last_transient(void);
+
 /* The last server error message of this thread's failure, for the server log
  * (never for a client: it may quote data). */
 const char *pii_pg_last_error(void);

@@ -152,21 +152,22 @@ crypto_tl_get(void)
 	return t;
 }
 
-/* A fresh random value nonce.  randombytes_buf costs a system call or a
- * getpid() per call on some systems (over 1 us under a sandboxing kernel), so
- * random bytes are fetched NONCE_POOL at a time and each used once. */
+/* n fresh random nonce bytes (n <= NONCE_POOL).  randombytes_buf costs a
+ * system call or a getpid() per call on some systems (over 1 us under a
+ * sandboxing kernel), so random bytes are fetched NONCE_POOL at a time and
+ * each used once.  Only for nonces: keys come straight from randombytes_buf
+ * into locked memory. */
 static void
-nonce_take(struct crypto_tl *t, unsigned char out[VAL_NONCE])
+nonce_take(struct crypto_tl *t, unsigned char *out, size_t n)
 {
-	if (t->pool_used + VAL_NONCE > NONCE_POOL ||
-	    t->fork_gen != crypto_fork_gen) {
+	if (t->pool_used + n > NONCE_POOL || t->fork_gen != crypto_fork_gen) {
 		randombytes_buf(t->pool, NONCE_POOL);
 		t->pool_used = 0;
 		t->fork_gen = crypto_fork_gen;
 	}
-	memcpy(out, t->pool + t->pool_used, VAL_NONCE);
-	sodium_memzero(t->pool + t->pool_used, VAL_NONCE);
-	t->pool_used += VAL_NONCE;
+	memcpy(out, t->pool + t->pool_used, n);
+	sodium_memzero(t->pool + t->pool_used, n);
+	t->pool_used += n;
 }
 
 /* Replace the DEK schedule left in ctx by one of an all-zero key. */
@@ -198,6 +199,55 @@ void
 vault_dek_free(struct vault_dek *dek)
 {
 	sodium_free(dek);   /* accepts NULL; wipes */
+}
+
+/*
+ * A batch's DEKs live in one sodium_allocarray: one mmap, mlock and pair of
+ * guard pages per batch instead of per subject.  Each sodium_malloc/free
+ * changes page protections and unmaps, and on a virtual machine every such
+ * change flushes the TLB of each core running one of our threads; per
+ * subject that cost more than all the cryptography of a batch.
+ */
+struct vault_dek_set {
+	size_t n;
+	struct vault_dek *slot;   /* n keys, sodium_allocarray */
+};
+
+int
+vault_dek_set_new(size_t n, struct vault_dek_set **out)
+{
+	struct vault_dek_set *s;
+	int r;
+
+	if (out == NULL || n == 0)
+		return PII_ERR_BAD_REQUEST;
+	if ((r = crypto_start()) != 0)
+		return r;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return PII_ERR_NOMEM;
+	if ((s->slot = sodium_allocarray(n, sizeof(*s->slot))) == NULL) {
+		free(s);
+		return PII_ERR_NOMEM;
+	}
+	s->n = n;
+	randombytes_buf(s->slot, n * sizeof(*s->slot));
+	*out = s;
+	return 0;
+}
+
+struct vault_dek *
+vault_dek_set_at(struct vault_dek_set *set, size_t i)
+{
+	return set != NULL && i < set->n ? &set->slot[i] : NULL;
+}
+
+void
+vault_dek_set_free(struct vault_dek_set *set)
+{
+	if (set == NULL)
+		return;
+	sodium_free(set->slot);   /* wipes */
+	free(set);
 }
 
 /* 0 and the length of s if it is a NUL-terminated string of 1..max-1 bytes. */
@@ -245,6 +295,7 @@ vault_dek_wrap(const struct vault_keys *keys, const struct vault_dek *dek,
     unsigned char out[VAULT_WRAPPED_DEK_BYTES])
 {
 	unsigned char ad[DEK_AD_MAX];
+	struct crypto_tl *t;
 	const unsigned char *kek;
 	unsigned long long clen;
 	size_t adlen;
@@ -260,8 +311,10 @@ vault_dek_wrap(const struct vault_keys *keys, const struct vault_dek *dek,
 		return PII_ERR_KEY;
 	if ((r = dek_ad(ad, subject_token, e, &adlen)) != 0)
 		return r;
+	if ((t = crypto_tl_get()) == NULL)
+		return PII_ERR_NOMEM;
 	out[0] = DEK_VERSION;
-	randombytes_buf(out + 1, DEK_NONCE);
+	nonce_take(t, out + 1, DEK_NONCE);
 	if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + 1 + DEK_NONCE, &clen,
 	    dek->key, VAULT_DEK_BYTES, ad, adlen, NULL, out + 1, kek) != 0 ||
 	    clen != VAULT_WRAPPED_DEK_BYTES - 1 - DEK_NONCE) {
@@ -272,51 +325,74 @@ vault_dek_wrap(const struct vault_keys *keys, const struct vault_dek *dek,
 	return 0;
 }
 
+/* Unwrap into key (VAULT_DEK_BYTES of caller memory); wiped on failure. */
+static int
+dek_unwrap(const struct vault_keys *keys, const unsigned char *wrapped,
+    size_t wrapped_len, const char *subject_token, uint32_t epoch,
+    unsigned char key[VAULT_DEK_BYTES])
+{
+	unsigned char ad[DEK_AD_MAX];
+	const unsigned char *kek;
+	unsigned long long mlen;
+	size_t adlen;
+	int r;
+
+	if (keys == NULL || wrapped == NULL)
+		return PII_ERR_BAD_REQUEST;
+	if ((r = crypto_start()) != 0)
+		return r;
+	if ((r = dek_ad(ad, subject_token, epoch, &adlen)) != 0)
+		return r;
+	if ((kek = vault_keys_kek(keys, epoch)) == NULL)
+		return PII_ERR_KEY;
+	if (wrapped_len != VAULT_WRAPPED_DEK_BYTES || wrapped[0] != DEK_VERSION)
+		return PII_ERR_CRYPTO;
+	/* libsodium checks the tag before it writes any plaintext. */
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(key, &mlen, NULL,
+	    wrapped + 1 + DEK_NONCE, wrapped_len - 1 - DEK_NONCE, ad, adlen,
+	    wrapped + 1, kek) != 0 || mlen != VAULT_DEK_BYTES) {
+		sodium_memzero(key, VAULT_DEK_BYTES);
+		return PII_ERR_CRYPTO;
+	}
+	return 0;
+}
+
 int
 vault_dek_unwrap(const struct vault_keys *keys, const unsigned char *wrapped,
     size_t wrapped_len, const char *subject_token, uint32_t epoch,
     struct vault_dek **out)
 {
-	unsigned char ad[DEK_AD_MAX];
-	const unsigned char *kek;
-	struct vault_dek *d = NULL;
-	unsigned long long mlen;
-	size_t adlen;
-	int r = PII_ERR_INTERNAL;
+	struct vault_dek *d;
+	int r;
 
-	if (keys == NULL || wrapped == NULL || out == NULL) {
-		r = PII_ERR_BAD_REQUEST;
-		goto out;
-	}
+	if (out == NULL)
+		return PII_ERR_BAD_REQUEST;
 	if ((r = crypto_start()) != 0)
-		goto out;
-	if ((r = dek_ad(ad, subject_token, epoch, &adlen)) != 0)
-		goto out;
-	if ((kek = vault_keys_kek(keys, epoch)) == NULL) {
-		r = PII_ERR_KEY;
-		goto out;
-	}
-	if (wrapped_len != VAULT_WRAPPED_DEK_BYTES || wrapped[0] != DEK_VERSION) {
-		r = PII_ERR_CRYPTO;
-		goto out;
-	}
-	if ((d = sodium_malloc(sizeof(*d))) == NULL) {
-		r = PII_ERR_NOMEM;
-		goto out;
-	}
-	/* libsodium checks the tag before it writes any plaintext. */
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(d->key, &mlen, NULL,
-	    wrapped + 1 + DEK_NONCE, wrapped_len - 1 - DEK_NONCE, ad, adlen,
-	    wrapped + 1, kek) != 0 || mlen != VAULT_DEK_BYTES) {
-		r = PII_ERR_CRYPTO;
-		goto out;
+		return r;
+	if ((d = sodium_malloc(sizeof(*d))) == NULL)
+		return PII_ERR_NOMEM;
+	if ((r = dek_unwrap(keys, wrapped, wrapped_len, subject_token, epoch,
+	    d->key)) != 0) {
+		sodium_free(d);
+		return r;
 	}
 	sodium_mprotect_readonly(d);
 	*out = d;
-	d = NULL;
-	r = 0;
-out:
-	sodium_free(d);
+	return 0;
+}
+
+int
+vault_dek_unwrap_into(const struct vault_keys *keys,
+    const unsigned char *wrapped, size_t wrapped_len, const char *subject_token,
+    uint32_t epoch, struct vault_dek *slot)
+{
+	int r;
+
+	if (slot == NULL)
+		return PII_ERR_BAD_REQUEST;
+	r = dek_unwrap(keys, wrapped, wrapped_len, subject_token, epoch, slot->key);
+	if (r != 0)
+		sodium_memzero(slot->key, sizeof(slot->key));
 	return r;
 }
 
@@ -373,7 +449,7 @@ vault_value_seal(const struct vault_dek *dek, const char *subject_token,
 		goto out;
 	}
 	out[0] = VAL_VERSION;
-	nonce_take(t, out + 1);
+	nonce_take(t, out + 1, VAL_NONCE);
 	dirty = 1;
 	if (EVP_EncryptInit_ex(t->enc, NULL, NULL, dek->key, out + 1) != 1 ||
 	    EVP_EncryptUpdate(t->enc, NULL, &adn, ad, (int)adlen) != 1 ||

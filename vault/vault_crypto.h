@@ -39,6 +39,16 @@ int vault_dek_new(struct vault_dek **out);
 /* Wipes and releases.  Accepts NULL. */
 void vault_dek_free(struct vault_dek *dek);
 
+/* A batch's DEKs: n slots in one locked, guarded allocation, each starting
+ * as a fresh random key (one random read for all).  Slots of subjects that
+ * already have a key are overwritten by vault_dek_unwrap_into.  *out is new;
+ * release with vault_dek_set_free (wipes; accepts NULL). */
+struct vault_dek_set;
+int vault_dek_set_new(size_t n, struct vault_dek_set **out) VAULT_WUR;
+/* Slot i, borrowed from the set; NULL if i is out of range. */
+struct vault_dek *vault_dek_set_at(struct vault_dek_set *set, size_t i);
+void vault_dek_set_free(struct vault_dek_set *set);
+
 /* Wrap dek for subject_token under the current KEK epoch; *epoch receives it. */
 int vault_dek_wrap(const struct vault_keys *keys, const struct vault_dek *dek,
     const char *subject_token, uint32_t *epoch,
@@ -50,6 +60,12 @@ int vault_dek_wrap(const struct vault_keys *keys, const struct vault_dek *dek,
 int vault_dek_unwrap(const struct vault_keys *keys, const unsigned char *wrapped,
     size_t wrapped_len, const char *subject_token, uint32_t epoch,
     struct vault_dek **out) VAULT_WUR;
+
+/* As vault_dek_unwrap, into a slot of a vault_dek_set; the slot is wiped
+ * on failure. */
+int vault_dek_unwrap_into(const struct vault_keys *keys,
+    const unsigned char *wrapped, size_t wrapped_len, const char *subject_token,
+    uint32_t epoch, struct vault_dek *slot) VAULT_WUR;
 
 /* Seal plain (plen bytes) into out, which has room for plen +
  * VAULT_SEAL_OVERHEAD bytes; *outlen receives the length written. */

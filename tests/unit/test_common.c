@@ -474,6 +474,66 @@ test_json_getters(void)
 
 /* ---- buf.c ------------------------------------------------------------ */
 
+/* COPY text fields and JSON strings written straight into a buffer. */
+static void
+test_buf_formats(void)
+{
+	static const struct {
+		const char *in, *copy, *json;
+	} rows[] = {
+		{ "tok_email_v1_abc", "tok_email_v1_abc", "\"tok_email_v1_abc\"" },
+		{ "", "", "\"\"" },
+		{ "a\tb\nc\rd", "a\\tb\\nc\\rd", "\"a\\u0009b\\u000ac\\u000dd\"" },
+		{ "back\\slash", "back\\\\slash", "\"back\\\\slash\"" },
+		{ "say \"hi\"", "say \"hi\"", "\"say \\\"hi\\\"\"" },
+		{ "\x01\x1f\x7f", "\x01\x1f\x7f", "\"\\u0001\\u001f\\u007f\"" },
+		{ "김민준", "김민준", "\"김민준\"" },
+	};
+	struct pii_buf b;
+	struct pii_errinfo ei;
+	json_t *j;
+	size_t i;
+
+	for (i = 0; i < NELEM(rows); i++) {
+		pii_buf_init(&b, 1024);
+		pii_buf_copy_field(&b, rows[i].in);
+		CHECK(!b.failed && b.len == strlen(rows[i].copy) &&
+		    (b.len == 0 || strcmp(b.data, rows[i].copy) == 0),
+		    "buf copy field: row %zu", i);
+		pii_buf_free(&b);
+
+		pii_buf_init(&b, 1024);
+		pii_buf_json_str(&b, rows[i].in);
+		CHECK(!b.failed && strcmp(b.data, rows[i].json) == 0,
+		    "buf json string: row %zu", i);
+		/* and it parses back to the input */
+		j = NULL;
+		pii_buf_puts(&b, "]");
+		{
+			struct pii_buf w;
+
+			pii_buf_init(&w, 1024);
+			pii_buf_putc(&w, '[');
+			pii_buf_append(&w, b.data, b.len);
+			CHECK(pii_json_parse(w.data, w.len, 4, &j, &ei) == 0 &&
+			    json_is_string(json_array_get(j, 0)) &&
+			    strcmp(json_string_value(json_array_get(j, 0)),
+			    rows[i].in) == 0, "buf json string: row %zu round trip", i);
+			json_decref(j);
+			pii_buf_free(&w);
+		}
+		pii_buf_free(&b);
+	}
+	pii_buf_init(&b, 5);
+	pii_buf_json_str(&b, "abcd");
+	CHECK(b.failed, "buf json string: quotes count against max");
+	pii_buf_free(&b);
+	pii_buf_init(&b, 2);
+	pii_buf_copy_field(&b, "a\t");
+	CHECK(b.failed, "buf copy field: escapes count against max");
+	pii_buf_free(&b);
+}
+
 static void
 test_buf(void)
 {
@@ -774,6 +834,7 @@ main(void)
 	test_json_check_keys();
 	test_json_getters();
 	test_buf();
+	test_buf_formats();
 	test_config();
 	test_loopback();
 	printf("# %d checks, %d failed\n", tap_count, tap_failed);

@@ -679,6 +679,81 @@ test_dek_and_rotation(void)
 	vault_keys_free(k);
 }
 
+/* A batch's DEK set: slots start as distinct random keys, an unwrapped key
+ * lands in its slot and opens what the original sealed, a failed unwrap
+ * leaves the slot wiped, out-of-range slots are refused. */
+static void
+test_dek_set(void)
+{
+	static const unsigned char zero[VAULT_DEK_BYTES];
+	unsigned char w[VAULT_WRAPPED_DEK_BYTES], sealed[64], plain[64];
+	struct pii_errinfo ei;
+	struct vault_keys *k = NULL;
+	struct vault_dek_set *set = NULL;
+	struct vault_dek *d = NULL, *s0, *s1, *s2;
+	uint32_t e = 0;
+	size_t slen = 0, plen = 0;
+	int r;
+
+	CHECK(vault_dek_set_new(0, &set) == PII_ERR_BAD_REQUEST && set == NULL,
+	    "dek set: zero slots refused");
+	if (vault_keys_open(root_path, ks_path, &k, &ei) != 0) {
+		CHECK(0, "open for DEK set tests");
+		return;
+	}
+	r = vault_dek_set_new(3, &set);
+	CHECK(r == 0 && set != NULL, "dek set: three slots");
+	if (r != 0) {
+		vault_keys_free(k);
+		return;
+	}
+	s0 = vault_dek_set_at(set, 0);
+	s1 = vault_dek_set_at(set, 1);
+	s2 = vault_dek_set_at(set, 2);
+	CHECK(s0 != NULL && s1 != NULL && s2 != NULL &&
+	    vault_dek_set_at(set, 3) == NULL && vault_dek_set_at(NULL, 0) == NULL,
+	    "dek set: slots 0-2 exist, slot 3 does not");
+	CHECK(memcmp(s0, s1, VAULT_DEK_BYTES) != 0 &&
+	    memcmp(s1, s2, VAULT_DEK_BYTES) != 0 &&
+	    memcmp(s0, zero, VAULT_DEK_BYTES) != 0,
+	    "dek set: each slot starts as its own random key");
+
+	/* a slot's key wraps and seals like any DEK */
+	r = vault_dek_wrap(k, s0, subj_a, &e, w);
+	r |= vault_value_seal(s0, subj_a, "email", "tok_email_v1_x",
+	    (const unsigned char *)"a@b.c", 5, sealed, sizeof(sealed), &slen);
+	CHECK(r == 0, "dek set: a slot wraps and seals");
+	r = vault_dek_unwrap(k, w, sizeof(w), subj_a, e, &d);
+	r |= vault_value_open(d, subj_a, "email", "tok_email_v1_x", sealed, slen,
+	    plain, sizeof(plain), &plen);
+	CHECK(r == 0 && plen == 5 && memcmp(plain, "a@b.c", 5) == 0,
+	    "dek set: a single DEK unwrapped from a slot's wrap opens its value");
+
+	/* unwrap into another slot: it now holds slot 0's key */
+	r = vault_dek_unwrap_into(k, w, sizeof(w), subj_a, e, s1);
+	CHECK(r == 0 && memcmp(s0, s1, VAULT_DEK_BYTES) == 0,
+	    "dek set: unwrap_into fills the slot");
+	r = vault_value_open(s1, subj_a, "email", "tok_email_v1_x", sealed, slen,
+	    plain, sizeof(plain), &plen);
+	CHECK(r == 0 && plen == 5, "dek set: the unwrapped slot opens the value");
+
+	/* failures: another subject, a flipped byte; the slot is wiped */
+	r = vault_dek_unwrap_into(k, w, sizeof(w), subj_b, e, s2);
+	CHECK(r == PII_ERR_CRYPTO && memcmp(s2, zero, VAULT_DEK_BYTES) == 0,
+	    "dek set: unwrap for another subject fails and wipes the slot");
+	w[30] ^= 1;
+	r = vault_dek_unwrap_into(k, w, sizeof(w), subj_a, e, s1);
+	CHECK(r == PII_ERR_CRYPTO && memcmp(s1, zero, VAULT_DEK_BYTES) == 0,
+	    "dek set: a flipped byte fails and wipes the slot");
+	CHECK(vault_dek_unwrap_into(k, w, sizeof(w), subj_a, e, NULL) ==
+	    PII_ERR_BAD_REQUEST, "dek set: NULL slot refused");
+
+	vault_dek_free(d);
+	vault_dek_set_free(set);
+	vault_dek_set_free(NULL);
+	vault_keys_free(k);
+}
+
 /* ---- values ----------------------------------------------------------- */
 
 static void
@@ -1052,6 +1127,7 @@ main(void)
 	test_root_size();
 	test_tamper();
 	test_dek_and_rotation();
+	test_dek_set();
 	test_values();
 	test_tokens();
 	test_threads();
