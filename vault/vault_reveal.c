@@ -431,16 +431,27 @@ vault_detokenize(struct vault_server *vs, const struct vault_caller *who_in,
 		goto fail;
 	params[0] = toklit.data;
 	params[1] = who.purpose;
+	/* Per distinct token, the most recently seen row of an active subject,
+	 * with that subject's wrapped DEK.  Each LATERAL subquery has a LIMIT so
+	 * that it cannot be pulled up into a join: every step is an index probe
+	 * whatever the table statistics say.  (Planned as joins, with statistics
+	 * from before a bulk load, this query once scanned subjects for every
+	 * token: 93 s for 1000 tokens over 100,000 subjects, against 68 ms.) */
 	r = pii_pg_exec(vs->db, c,
-	    "SELECT DISTINCT ON (v.token) v.token, v.category,"
-	    " encode(v.ciphertext, 'hex'), s.subject_token, k.kek_epoch,"
-	    " encode(k.wrapped_dek, 'hex'),"
-	    " EXISTS (SELECT 1 FROM objections o WHERE o.subject_id = s.id"
+	    "SELECT x.token, x.category, encode(x.ciphertext, 'hex'),"
+	    " x.subject_token, k.kek_epoch, encode(k.wrapped_dek, 'hex'),"
+	    " EXISTS (SELECT 1 FROM objections o WHERE o.subject_id = x.sid"
 	    "         AND o.purpose = $2)"
-	    " FROM pii_values v JOIN subjects s ON s.id = v.subject_id"
-	    " JOIN subject_keys k ON k.subject_id = s.id"
-	    " WHERE v.token = ANY ($1::text[]) AND s.status = 'active'"
-	    " ORDER BY v.token, v.last_seen DESC", 2, params, &res);
+	    " FROM (SELECT DISTINCT t FROM unnest($1::text[]) AS a (t)) AS u"
+	    " CROSS JOIN LATERAL (SELECT v.token, v.category, v.ciphertext,"
+	    "   s.id AS sid, s.subject_token FROM pii_values v"
+	    "   CROSS JOIN LATERAL (SELECT id, subject_token, status FROM subjects"
+	    "     WHERE id = v.subject_id LIMIT 1) AS s"
+	    "   WHERE v.token = u.t AND s.status = 'active'"
+	    "   ORDER BY v.last_seen DESC, v.subject_id LIMIT 1) AS x"
+	    " CROSS JOIN LATERAL (SELECT kek_epoch, wrapped_dek FROM subject_keys"
+	    "   WHERE subject_id = x.sid LIMIT 1) AS k"
+	    " ORDER BY x.token", 2, params, &res);
 	if (r != 0)
 		goto fail;
 	values = json_object();
