@@ -71,6 +71,12 @@ reserve(struct pii_buf *b, size_t n)
 }
 
 void
+pii_buf_reserve(struct pii_buf *b, size_t n)
+{
+	(void)reserve(b, n);
+}
+
+void
 pii_buf_append(struct pii_buf *b, const void *p, size_t n)
 {
 	if (reserve(b, n) != 0)
@@ -89,6 +95,11 @@ pii_buf_puts(struct pii_buf *b, const char *s)
 void
 pii_buf_putc(struct pii_buf *b, char c)
 {
+	if (b->len + 2 <= b->cap && !b->failed && b->len < b->max) {
+		b->data[b->len++] = c;   /* room checked: the common case */
+		b->data[b->len] = '\0';
+		return;
+	}
 	pii_buf_append(b, &c, 1);
 }
 
@@ -121,11 +132,24 @@ pii_buf_array_elem(struct pii_buf *b, const char *s)
 	pii_buf_putc(b, '"');
 }
 
+/* Length of the leading run of s that needs no escape in COPY text. */
+static size_t
+copy_plain_span(const char *s)
+{
+	return strcspn(s, "\\\t\n\r");
+}
+
 void
 pii_buf_copy_field(struct pii_buf *b, const char *s)
 {
-	for (; *s != '\0'; s++) {
+	for (;;) {
+		size_t n = copy_plain_span(s);
+
+		pii_buf_append(b, s, n);
+		s += n;
 		switch (*s) {
+		case '\0':
+			return;
 		case '\\':
 			pii_buf_puts(b, "\\\\");
 			break;
@@ -135,14 +159,24 @@ pii_buf_copy_field(struct pii_buf *b, const char *s)
 		case '\n':
 			pii_buf_puts(b, "\\n");
 			break;
-		case '\r':
+		default:   /* '\r' */
 			pii_buf_puts(b, "\\r");
 			break;
-		default:
-			pii_buf_putc(b, *s);
-			break;
 		}
+		s++;
 	}
+}
+
+/* Length of the leading run of s that needs no escape in a JSON string. */
+static size_t
+json_plain_span(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] != '\0' && s[n] != '"' && s[n] != '\\' &&
+	    (unsigned char)s[n] >= 0x20 && s[n] != 0x7f)
+		n++;
+	return n;
 }
 
 void
@@ -151,19 +185,24 @@ pii_buf_json_str(struct pii_buf *b, const char *s)
 	static const char digits[] = "0123456789abcdef";
 
 	pii_buf_putc(b, '"');
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	for (;;) {
+		size_t n = json_plain_span(s);
+		unsigned char c;
 
+		pii_buf_append(b, s, n);
+		s += n;
+		if ((c = (unsigned char)*s) == '\0')
+			break;
 		if (c == '"' || c == '\\') {
 			pii_buf_putc(b, '\\');
 			pii_buf_putc(b, (char)c);
-		} else if (c < 0x20 || c == 0x7f) {
-			char e[7] = { '\\', 'u', '0', '0', digits[c >> 4], digits[c & 15], 0 };
+		} else {
+			char e[7] = { '\\', 'u', '0', '0', digits[c >> 4],
+			    digits[c & 15], 0 };
 
 			pii_buf_puts(b, e);
-		} else {
-			pii_buf_putc(b, (char)c);
 		}
+		s++;
 	}
 	pii_buf_putc(b, '"');
 }

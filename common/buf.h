@@ -22,6 +22,8 @@ void pii_buf_init(struct pii_buf *b, size_t max);
 void pii_buf_free(struct pii_buf *b);
 void pii_buf_reset(struct pii_buf *b);   /* len = 0, keep memory (wiped) */
 
+/* Make room for n more bytes now (sets failed past max). */
+void pii_buf_reserve(struct pii_buf *b, size_t n);
 void pii_buf_append(struct pii_buf *b, const void *p, size_t n);
 void pii_buf_puts(struct pii_buf *b, const char *s);
 void pii_buf_putc(struct pii_buf *b, char c);

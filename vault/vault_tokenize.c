@@ -579,6 +579,10 @@ store_values(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 		r = PII_ERR_NOMEM;
 		goto out;
 	}
+	/* one allocation for the COPY data of a typical batch: per value a
+	 * token, an id, a category, the source and the hex of the sealed value */
+	pii_buf_reserve(&copy, b->arena.len * 2 + b->nfields *
+	    (2 * VAULT_SEAL_OVERHEAD + 64 + strlen(b->source)));
 	pii_buf_putc(&toks, '{');
 	pii_buf_putc(&ids, '{');
 	pii_buf_putc(&cats, '{');
@@ -709,6 +713,7 @@ build_response(const struct tk_batch *b, const char *const *subj_tokens,
 	char *s;
 
 	pii_buf_init(&o, (size_t)-1 / 2);
+	pii_buf_reserve(&o, 64 + b->nrecs * 64 + b->nfields * 64);
 	pii_buf_puts(&o, "{\"records\":[");
 	for (i = 0; i < b->nrecs; i++) {
 		const struct tk_record *tr = &b->recs[i];
