@@ -205,6 +205,7 @@ pii_pg_exec(struct pii_pg *pg, PGconn *conn, const char *sql, int nparams,
 	PGresult *res;
 	ExecStatusType st;
 
+	pg_last_state[0] = '\0';
 	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -239,6 +240,7 @@ pii_pg_copy_in(struct pii_pg *pg, PGconn *conn, const char *sql,
 	size_t off = 0;
 	int r = 0;
 
+	pg_last_state[0] = '\0';
 	res = PQexec(conn, sql);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
 		r = pii_pg_fail(pg, conn, res);

@@ -43,9 +43,10 @@ int pii_pg_exec(struct pii_pg *pg, PGconn *conn, const char *sql, int nparams,
 int pii_pg_copy_in(struct pii_pg *pg, PGconn *conn, const char *sql,
     const char *data, size_t len, long long *rows);
 
-/* 1 if this thread's last failure may succeed when its transaction is run
- * again: a unique violation raced by a concurrent insert (23505), a
- * serialization failure (40001) or a deadlock (40P01). */
+/* 1 if this thread's last statement (pii_pg_exec, pii_pg_copy_in) failed in
+ * a way that may pass when its transaction runs again: a unique violation
+ * raced by a concurrent insert (23505), a serialization failure (40001) or
+ * a deadlock (40P01). */
 int pii_pg_last_transient(void);
 
 /* The last server error message of this thread's failure, for the server log

@@ -870,7 +870,8 @@ run_batch(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 	r = 0;
 	goto out;
 dbfail:
-	*transient = pii_pg_last_transient();
+	*transient = (r == PII_ERR_CONFLICT || r == PII_ERR_SQL) &&
+	    pii_pg_last_transient();
 	if (!*transient)
 		vault_db_error(vs, r, ei);
 out:
