@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "../common/keyfile.h"
 #include "vault_keys.h"
 #include "vault_keys_int.h"
 
@@ -56,13 +57,6 @@ static const char *const ks_kek_keys[] = { "epoch", "created_at", "wrapped", NUL
 static const char *const ks_tok_keys[] = { "version", "created_at", "wrapped", NULL };
 
 /* ---- small helpers ---------------------------------------------------- */
-
-static const char *
-err_text(int e, char *buf, size_t cap)
-{
-	/* GNU strerror_r: returns the text, maybe not in buf. */
-	return strerror_r(e, buf, cap);
-}
 
 static void
 time_text(char out[VAULT_TIME_TEXT])
@@ -220,170 +214,6 @@ ks_b64_valid(const char *s)
 
 /* ---- files ------------------------------------------------------------ */
 
-/* Refuse fd unless it is a regular file owned by us (or root) without any
- * group or other permission bit. */
-static int
-check_key_file(int fd, const char *what, const char *path, struct stat *st,
-    struct pii_errinfo *ei)
-{
-	char eb[128];
-
-	if (fstat(fd, st) != 0)
-		return pii_errinfo_set(ei, PII_ERR_IO, NULL, "%s %.160s: stat: %s",
-		    what, path, err_text(errno, eb, sizeof(eb)));
-	if (!S_ISREG(st->st_mode))
-		return pii_errinfo_set(ei, PII_ERR_CONFIG, NULL,
-		    "%s %.160s: not a regular file", what, path);
-	if ((st->st_mode & 077) != 0)
-		return pii_errinfo_set(ei, PII_ERR_PERM, NULL,
-		    "%s %.160s: mode must be 0600 (readable by group or others)",
-		    what, path);
-	if (st->st_uid != geteuid() && st->st_uid != 0)
-		return pii_errinfo_set(ei, PII_ERR_PERM, NULL,
-		    "%s %.160s: must be owned by the user running the vault",
-		    what, path);
-	return 0;
-}
-
-static int
-read_all(int fd, unsigned char *buf, size_t want, size_t *got)
-{
-	size_t n = 0;
-	ssize_t r;
-
-	while (n < want) {
-		r = read(fd, buf + n, want - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*got = n;
-	return 0;
-}
-
-static int
-write_all(int fd, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* fsync the directory holding path, so a create or rename is durable. */
-static int
-fsync_dir_of(const char *path)
-{
-	char *dir;
-	char *slash;
-	int fd, r = -1;
-
-	if ((dir = str_dup(path)) == NULL)
-		return -1;
-	slash = strrchr(dir, '/');
-	if (slash == NULL) {
-		dir[0] = '.';
-		dir[1] = '\0';
-	} else if (slash == dir) {
-		slash[1] = '\0';
-	} else {
-		*slash = '\0';
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		r = fsync(fd);
-		close(fd);
-	}
-	free(dir);
-	return r;
-}
-
-/* Write data to path through a temporary file of mode 0600 in the same
- * directory: fsync, then link (exclusive: fails if path exists) or rename,
- * then fsync the directory. */
-static int
-write_file_atomic(const char *path, const char *data, size_t len, int exclusive,
-    struct pii_errinfo *ei)
-{
-	char eb[128];
-	char *tmp = NULL;
-	size_t plen = strlen(path);
-	int fd = -1, r = PII_ERR_IO, e, have_tmp = 0;
-
-	if ((tmp = malloc(plen + sizeof(".tmp.XXXXXX"))) == NULL) {
-		r = PII_ERR_NOMEM;
-		goto out;
-	}
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".tmp.XXXXXX", sizeof(".tmp.XXXXXX"));
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "keystore %.160s: "
-		    "create temporary file: %s", path, err_text(errno, eb, sizeof(eb)));
-		goto out;
-	}
-	have_tmp = 1;
-	if (fchmod(fd, 0600) != 0 || write_all(fd, data, len) != 0 ||
-	    fsync(fd) != 0) {
-		r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "keystore %.160s: "
-		    "write: %s", path, err_text(errno, eb, sizeof(eb)));
-		goto out;
-	}
-	e = close(fd);
-	fd = -1;
-	if (e != 0) {
-		r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "keystore %.160s: "
-		    "close: %s", path, err_text(errno, eb, sizeof(eb)));
-		goto out;
-	}
-	if (exclusive) {
-		if (link(tmp, path) != 0) {
-			e = errno;
-			r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "keystore %.160s: %s",
-			    path, e == EEXIST ? "already exists" :
-			    err_text(e, eb, sizeof(eb)));
-			goto out;
-		}
-		/* have_tmp stays set: the temporary name is unlinked below. */
-	} else {
-		if (rename(tmp, path) != 0) {
-			r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "keystore %.160s: "
-			    "rename: %s", path, err_text(errno, eb, sizeof(eb)));
-			goto out;
-		}
-		have_tmp = 0;
-	}
-	if (have_tmp) {
-		unlink(tmp);
-		have_tmp = 0;
-	}
-	if (fsync_dir_of(path) != 0) {
-		r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "keystore %.160s: "
-		    "fsync directory: %s", path, err_text(errno, eb, sizeof(eb)));
-		goto out;
-	}
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (have_tmp)
-		unlink(tmp);
-	free(tmp);
-	return r;
-}
-
 /* Read the root key file into new sodium_malloc memory, left no-access. */
 static int
 root_load(const char *path, unsigned char **out, struct pii_errinfo *ei)
@@ -398,10 +228,10 @@ root_load(const char *path, unsigned char **out, struct pii_errinfo *ei)
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "root key file %.160s: "
-		    "open: %s", path, err_text(errno, eb, sizeof(eb)));
+		    "open: %s", path, pii_errno_text(errno, eb, sizeof(eb)));
 		goto out;
 	}
-	if ((r = check_key_file(fd, "root key file", path, &st, ei)) != 0)
+	if ((r = pii_keyfile_check(fd, "root key file", path, &st, ei)) != 0)
 		goto out;
 	if (st.st_size != VAULT_ROOT_KEY_BYTES) {
 		r = pii_errinfo_set(ei, PII_ERR_CONFIG, NULL, "root key file "
@@ -412,10 +242,10 @@ root_load(const char *path, unsigned char **out, struct pii_errinfo *ei)
 		r = PII_ERR_NOMEM;
 		goto out;
 	}
-	if (read_all(fd, root, VAULT_ROOT_KEY_BYTES, &got) != 0 ||
-	    read_all(fd, &extra, 1, &more) != 0) {
+	if (pii_read_all(fd, root, VAULT_ROOT_KEY_BYTES, &got) != 0 ||
+	    pii_read_all(fd, &extra, 1, &more) != 0) {
 		r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "root key file %.160s: "
-		    "read: %s", path, err_text(errno, eb, sizeof(eb)));
+		    "read: %s", path, pii_errno_text(errno, eb, sizeof(eb)));
 		goto out;
 	}
 	if (got != VAULT_ROOT_KEY_BYTES || more != 0) {
@@ -449,10 +279,10 @@ keystore_read(const char *path, char **out, size_t *outlen,
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "keystore file %.160s: "
-		    "open: %s", path, err_text(errno, eb, sizeof(eb)));
+		    "open: %s", path, pii_errno_text(errno, eb, sizeof(eb)));
 		goto out;
 	}
-	if ((r = check_key_file(fd, "keystore file", path, &st, ei)) != 0)
+	if ((r = pii_keyfile_check(fd, "keystore file", path, &st, ei)) != 0)
 		goto out;
 	if (st.st_size <= 0 || st.st_size > KS_FILE_MAX) {
 		r = pii_errinfo_set(ei, PII_ERR_CONFIG, NULL, "keystore file "
@@ -463,10 +293,10 @@ keystore_read(const char *path, char **out, size_t *outlen,
 		r = PII_ERR_NOMEM;
 		goto out;
 	}
-	if (read_all(fd, (unsigned char *)buf, (size_t)st.st_size, &got) != 0 ||
-	    read_all(fd, &extra, 1, &more) != 0) {
+	if (pii_read_all(fd, (unsigned char *)buf, (size_t)st.st_size, &got) != 0 ||
+	    pii_read_all(fd, &extra, 1, &more) != 0) {
 		r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "keystore file %.160s: "
-		    "read: %s", path, err_text(errno, eb, sizeof(eb)));
+		    "read: %s", path, pii_errno_text(errno, eb, sizeof(eb)));
 		goto out;
 	}
 	if (got != (size_t)st.st_size || more != 0) {
@@ -978,21 +808,21 @@ vault_keys_generate_root(const char *path, struct pii_errinfo *ei)
 	if (fd < 0) {
 		e = errno;
 		r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "root key file %.160s: %s",
-		    path, e == EEXIST ? "already exists" : err_text(e, eb, sizeof(eb)));
+		    path, e == EEXIST ? "already exists" : pii_errno_text(e, eb, sizeof(eb)));
 		goto out;
 	}
 	created = 1;
 	if (fchmod(fd, 0600) != 0 ||
-	    write_all(fd, root, VAULT_ROOT_KEY_BYTES) != 0 || fsync(fd) != 0) {
+	    pii_write_all(fd, root, VAULT_ROOT_KEY_BYTES) != 0 || fsync(fd) != 0) {
 		r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "root key file %.160s: "
-		    "write: %s", path, err_text(errno, eb, sizeof(eb)));
+		    "write: %s", path, pii_errno_text(errno, eb, sizeof(eb)));
 		goto out;
 	}
 	e = close(fd);
 	fd = -1;
-	if (e != 0 || fsync_dir_of(path) != 0) {
+	if (e != 0 || pii_fsync_dir_of(path) != 0) {
 		r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "root key file %.160s: "
-		    "close/fsync: %s", path, err_text(errno, eb, sizeof(eb)));
+		    "close/fsync: %s", path, pii_errno_text(errno, eb, sizeof(eb)));
 		goto out;
 	}
 	created = 0;
@@ -1054,7 +884,7 @@ vault_keys_keystore_init(const char *root_path, const char *keystore_path,
 
 	if ((r = keystore_dump(keys, NULL, &text, &len)) != 0)
 		goto out;
-	if ((r = write_file_atomic(keystore_path, text, len, 1, ei)) != 0)
+	if ((r = pii_write_file_atomic(keystore_path, "keystore", text, len, 1, ei)) != 0)
 		goto out;
 	r = 0;
 out:
@@ -1137,7 +967,7 @@ vault_keys_rotate_kek(struct vault_keys *keys, uint32_t *epoch,
 	ch.destroy = 0;
 	if ((r = keystore_dump(keys, &ch, &text, &len)) != 0)
 		goto out;
-	if ((r = write_file_atomic(keys->keystore_path, text, len, 0, ei)) != 0)
+	if ((r = pii_write_file_atomic(keys->keystore_path, "keystore", text, len, 0, ei)) != 0)
 		goto out;
 	/* next is above every epoch, so the array stays in ascending order. */
 	keys->keks[keys->nkeks++] = kek;
@@ -1190,7 +1020,7 @@ vault_keys_destroy_epoch(struct vault_keys *keys, uint32_t epoch,
 	ch.destroy = epoch;
 	if ((r = keystore_dump(keys, &ch, &text, &len)) != 0)
 		goto out;
-	if ((r = write_file_atomic(keys->keystore_path, text, len, 0, ei)) != 0)
+	if ((r = pii_write_file_atomic(keys->keystore_path, "keystore", text, len, 0, ei)) != 0)
 		goto out;
 	sodium_free(keys->keks[i].key);
 	free(keys->keks[i].wrapped_b64);
