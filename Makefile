@@ -25,7 +25,7 @@ CFLAGS  += -D_FORTIFY_SOURCE=2
 endif
 
 COMMON_SRC := $(wildcard common/*.c)
-AUDIT_SRC  := $(wildcard audit/audit_*.c)
+AUDIT_SRC  := $(filter-out audit/audit_main.c,$(wildcard audit/audit_*.c))
 VAULT_SRC  := $(filter-out vault/vault_main.c,$(wildcard vault/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
@@ -37,7 +37,7 @@ obj = $(patsubst %.c,$(O)/%.o,$(1))
 LIBCOMMON := $(O)/libpiicommon.a
 LIBAUDIT  := $(O)/libpiiaudit.a
 LIBVAULT  := $(O)/libpiivault.a
-BINS      := $(O)/bin/pii-vault
+BINS      := $(O)/bin/pii-vault $(O)/bin/pii-audit
 UNITS     := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 TOOLS     := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRC))
 BENCHES   := $(patsubst bench/%.c,$(O)/bench/%,$(BENCH_SRC))
@@ -57,6 +57,9 @@ $(LIBVAULT): $(call obj,$(VAULT_SRC))
 	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
 
 $(O)/bin/pii-vault: $(O)/vault/vault_main.o $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/bin/pii-audit: $(O)/audit/audit_main.o $(LIBAUDIT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -1,60 +1,93 @@
 /*
- * audit_log.h - the audit log writer: one record per access decision,
- * durably committed before the caller may answer.
+ * audit_log.h - the tamper-evident, fail-closed audit log writer.
  *
- * Records hold who, on whose behalf, why, what, about which subject token,
- * and the decision - never a PII value, so the log outlives an erasure.
- * The log lives in its own database (not the vault's).  Fail closed: if
- * audit_log_append() does not return 0, the caller must not reveal anything.
+ * One log per writer process: its origin ("<writer>/<start time>-<random>
+ * /<generation>") names it.  One appender thread assigns sequence numbers
+ * without gaps, extends an RFC 6962 Merkle tree kept in memory as a compact
+ * range, and commits the records of all waiting requests in one transaction
+ * (group commit).  Every N records or T seconds it also stores an
+ * Ed25519-signed checkpoint (origin, size, root) with the records and
+ * appends it to a witness file outside the database.
  *
- * (This is the durable writer; the Merkle tree, sequence numbers and signed
- * checkpoints of docs/audit.md extend it.)
+ * Fail closed: audit_log_append() returns 0 only once the record is
+ * committed; if it does not, the caller must not reveal anything.  If no
+ * checkpoint could be published for longer than the publish window, every
+ * append is refused until one is.  After a failed commit the origin is
+ * closed and the next batch starts a new one (generation + 1), so a commit
+ * whose outcome is unknown can never leave a gap or a fork in any log.
+ *
+ * Records never hold a PII value (audit_record.h), so the log outlives an
+ * erasure.  Formats: docs/audit.md.
  */
 #ifndef AUDIT_LOG_H
 #define AUDIT_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../common/err.h"
+#include "audit_checkpoint.h"
+#include "audit_record.h"
 
-#define AUDIT_MAX_CATEGORIES 32
+#define AUDIT_SCHEMA_VERSION 1
 
-struct audit_record {
-	const char *actor;          /* service identity or person; "anonymous" */
-	const char *role;           /* role of the person, from the proxy, or NULL */
-	const char *on_behalf_of;   /* person the service acts for, or NULL */
-	const char *purpose;
-	const char *ticket;
-	const char *action;         /* "tokenize", "reveal", "detokenize", ... */
-	const char *subject_token;  /* or NULL */
-	const char *const *categories;
-	size_t ncategories;
-	const char *decision;       /* "allow" | "deny" */
-	const char *reason;         /* "ok" or an API error code */
-	const char *request_id;
-	const char *source;         /* dataset, for tokenize */
-	const char *batch_id;
-	long long count;            /* values or records concerned */
+struct audit_log_config {
+	const char *conninfo;            /* the audit database */
+	const char *writer;              /* writer name, [A-Za-z0-9._:-] */
+	int statement_timeout_ms;
+	const char *signing_key_file;    /* needed by audit_log_start */
+	const char *witness_dir;         /* needed by audit_log_start */
+	unsigned checkpoint_records;     /* 0: 1000 */
+	unsigned checkpoint_seconds;     /* 0: 10 */
+	unsigned publish_window_seconds; /* 0: 300 */
+	unsigned wait_ms;                /* longest wait for a commit; 0: 5000 */
+	unsigned max_batch;              /* records per commit; 0: 1024 */
+};
+
+struct audit_log_stats {
+	unsigned long long records;      /* committed */
+	unsigned long long commits;
+	unsigned long long commit_failures;
+	unsigned long long checkpoints;  /* stored */
+	unsigned long long witness_failures;
+	unsigned long long refused;      /* appends refused: window passed, stopped */
+	unsigned long long size;         /* records in the current origin */
+	int publish_overdue;             /* 1 while appends are refused for it */
+	char origin[AUDIT_ORIGIN_MAX];
 };
 
 struct audit_log;
 
-/* conninfo names the audit database; writer is this process's origin name.
- * *out is new; release with audit_log_free (accepts NULL). */
-int audit_log_new(const char *conninfo, const char *writer,
-    int statement_timeout_ms, struct audit_log **out);
+/* Strings of cfg are copied.  *out is new; release with audit_log_free
+ * (accepts NULL; stops the appender after a last checkpoint). */
+int audit_log_new(const struct audit_log_config *cfg, struct audit_log **out,
+    struct pii_errinfo *ei);
 void audit_log_free(struct audit_log *log);
 
-/* Create or upgrade the audit schema (INSERT-only: a trigger refuses UPDATE,
- * DELETE and TRUNCATE). */
+/* Create or upgrade the audit schema.  Needs the owner of the audit
+ * database (pii-vault migrate); the writer itself has INSERT only. */
 int audit_log_migrate(struct audit_log *log, struct pii_errinfo *ei);
+/* As the owner: give role INSERT on the audit tables and nothing more. */
+int audit_log_grant_writer(struct audit_log *log, const char *role,
+    struct pii_errinfo *ei);
+/* The role of cfg->conninfo (connects to find out). */
+int audit_log_current_role(struct audit_log *log, char *out, size_t cap,
+    struct pii_errinfo *ei);
 
-/* Append rec and commit it.  0: durable.  PII_ERR_AUDIT_UNAVAILABLE if the
- * record could not be committed (the caller must then fail the request). */
+/* Check that the schema is current and that this connection's role can
+ * INSERT into the audit tables but not UPDATE, DELETE or TRUNCATE them and
+ * does not own them; load the signing key; start the appender. */
+int audit_log_start(struct audit_log *log, struct pii_errinfo *ei);
+
+/* Append rec and wait for its commit.  0: durable.  PII_ERR_AUDIT_UNAVAILABLE
+ * if it could not be committed within wait_ms, the log is stopped, or no
+ * checkpoint was published within the window. */
 int audit_log_append(struct audit_log *log, const struct audit_record *rec)
     __attribute__((warn_unused_result));
 
-/* 0 if the audit database answers. */
+/* 0 if the audit database answers and the appender can write. */
 int audit_log_ping(struct audit_log *log);
+
+void audit_log_get_stats(struct audit_log *log, struct audit_log_stats *out);
 
 #endif

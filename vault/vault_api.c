@@ -213,6 +213,35 @@ reply_metrics(struct vault_server *vs, const struct pii_http_request *req,
 	    (unsigned long long)atomic_load(&vs->audit_failures),
 	    (unsigned long long)atomic_load(&vs->db_failures),
 	    (unsigned long long)atomic_load(&vs->values_stored));
+	{
+		struct audit_log_stats st;
+
+		audit_log_get_stats(vs->audit, &st);
+		r |= pii_metrics_appendf(&buf, &len,
+		    "# HELP piiv_vault_audit_records_total Audit records committed.\n"
+		    "# TYPE piiv_vault_audit_records_total counter\n"
+		    "piiv_vault_audit_records_total %llu\n"
+		    "# HELP piiv_vault_audit_commits_total Audit group commits.\n"
+		    "# TYPE piiv_vault_audit_commits_total counter\n"
+		    "piiv_vault_audit_commits_total %llu\n"
+		    "# HELP piiv_vault_audit_commit_failures_total Audit commits that failed (each starts a new origin).\n"
+		    "# TYPE piiv_vault_audit_commit_failures_total counter\n"
+		    "piiv_vault_audit_commit_failures_total %llu\n"
+		    "# HELP piiv_vault_audit_checkpoints_total Signed checkpoints stored.\n"
+		    "# TYPE piiv_vault_audit_checkpoints_total counter\n"
+		    "piiv_vault_audit_checkpoints_total %llu\n"
+		    "# HELP piiv_vault_audit_witness_failures_total Failed attempts to publish checkpoints to the witness.\n"
+		    "# TYPE piiv_vault_audit_witness_failures_total counter\n"
+		    "piiv_vault_audit_witness_failures_total %llu\n"
+		    "# HELP piiv_vault_audit_refused_total Requests refused because no checkpoint was published within the window.\n"
+		    "# TYPE piiv_vault_audit_refused_total counter\n"
+		    "piiv_vault_audit_refused_total %llu\n"
+		    "# HELP piiv_vault_audit_publish_overdue 1 while PII requests are refused for an unpublished checkpoint.\n"
+		    "# TYPE piiv_vault_audit_publish_overdue gauge\n"
+		    "piiv_vault_audit_publish_overdue %d\n",
+		    st.records, st.commits, st.commit_failures, st.checkpoints,
+		    st.witness_failures, st.refused, st.publish_overdue);
+	}
 	if (r != 0) {
 		free(buf);
 		resp->status = 500;

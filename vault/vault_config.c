@@ -244,6 +244,13 @@ vault_config_load(const char *path, struct vault_config **out,
 		{ "keystore_file", PII_CFG_STRING, C(keystore_file), 1, 0, 4096, NULL },
 		{ "database", PII_CFG_STRING, C(database), 1, 0, 4096, NULL },
 		{ "audit_database", PII_CFG_STRING, C(audit_database), 1, 0, 4096, NULL },
+		{ "audit_admin_database", PII_CFG_STRING, C(audit_admin_database), 0, 0, 4096, NULL },
+		{ "audit_signing_key_file", PII_CFG_STRING, C(audit_signing_key_file), 1, 0, 4096, NULL },
+		{ "audit_witness_dir", PII_CFG_STRING, C(audit_witness_dir), 1, 0, 4096, NULL },
+		{ "audit_checkpoint_records", PII_CFG_INT, C(audit_checkpoint_records), 0, 1, 10000000, NULL },
+		{ "audit_checkpoint_seconds", PII_CFG_INT, C(audit_checkpoint_seconds), 0, 1, 3600, NULL },
+		{ "audit_publish_window_seconds", PII_CFG_INT, C(audit_publish_window_seconds), 0, 2, 86400, NULL },
+		{ "audit_wait_ms", PII_CFG_INT, C(audit_wait_ms), 0, 10, 60000, NULL },
 		{ "writer", PII_CFG_STRING, C(writer), 0, 0, 63, NULL },
 		{ "log_level", PII_CFG_STRING, C(log_level), 0, 0, 16, NULL },
 		{ "threads", PII_CFG_INT, C(threads), 0, 1, 256, NULL },
@@ -283,8 +290,17 @@ vault_config_load(const char *path, struct vault_config **out,
 	cfg->max_value_bytes = 1024;
 	cfg->max_json_depth = 16;
 	cfg->db_statement_timeout_ms = 10000;
+	cfg->audit_checkpoint_records = 1000;
+	cfg->audit_checkpoint_seconds = 10;
+	cfg->audit_publish_window_seconds = 300;
+	cfg->audit_wait_ms = 5000;
 	if ((r = pii_config_apply(root, f, cfg, "", ei)) != 0)
 		goto out;
+	if (cfg->audit_checkpoint_seconds >= cfg->audit_publish_window_seconds) {
+		r = pii_errinfo_set(ei, PII_ERR_CONFIG, "audit_checkpoint_seconds",
+		    "must be less than audit_publish_window_seconds");
+		goto out;
+	}
 	cfg->has_admin = json_object_get(root, "admin_listen") != NULL;
 	if (cfg->writer == NULL && (cfg->writer = strdup("vault")) == NULL) {
 		r = PII_ERR_NOMEM;
@@ -321,6 +337,9 @@ vault_config_free(struct vault_config *cfg)
 	free(cfg->keystore_file);
 	free(cfg->database);
 	free(cfg->audit_database);
+	free(cfg->audit_admin_database);
+	free(cfg->audit_signing_key_file);
+	free(cfg->audit_witness_dir);
 	free(cfg->writer);
 	free(cfg->log_level);
 	sodium_memzero(cfg->identities, sizeof(cfg->identities));

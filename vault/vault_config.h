@@ -49,6 +49,13 @@ struct vault_config {
 	char *keystore_file;
 	char *database;
 	char *audit_database;
+	char *audit_admin_database;        /* migrate only: the owner */
+	char *audit_signing_key_file;
+	char *audit_witness_dir;
+	long long audit_checkpoint_records;
+	long long audit_checkpoint_seconds;
+	long long audit_publish_window_seconds;
+	long long audit_wait_ms;
 	char *writer;
 	char *log_level;
 	long long threads;

@@ -102,16 +102,56 @@ open_all(const char *config, struct vault_config **cfg, struct vault_keys **keys
 	return 0;
 }
 
-static int
-migrate_all(const struct vault_config *cfg, struct vault_keys *keys,
-    struct pii_pg *db, struct audit_log *audit, struct pii_errinfo *ei)
+/* The audit log settings of cfg, for conninfo. */
+static void
+audit_config(const struct vault_config *cfg, const char *conninfo,
+    int timeout_ms, struct audit_log_config *ac)
 {
+	memset(ac, 0, sizeof(*ac));
+	ac->conninfo = conninfo;
+	ac->writer = cfg->writer;
+	ac->statement_timeout_ms = timeout_ms;
+	ac->signing_key_file = cfg->audit_signing_key_file;
+	ac->witness_dir = cfg->audit_witness_dir;
+	ac->checkpoint_records = (unsigned)cfg->audit_checkpoint_records;
+	ac->checkpoint_seconds = (unsigned)cfg->audit_checkpoint_seconds;
+	ac->publish_window_seconds = (unsigned)cfg->audit_publish_window_seconds;
+	ac->wait_ms = (unsigned)cfg->audit_wait_ms;
+}
+
+/*
+ * The audit schema is migrated as the owner of the audit database
+ * (audit_admin_database), who then grants the writer role of
+ * audit_database INSERT and nothing else.  serve never holds the owner's
+ * credentials: it only checks that the schema is current.
+ */
+static int
+migrate_audit(const struct vault_config *cfg, struct pii_errinfo *ei)
+{
+	struct audit_log_config ac;
+	struct audit_log *admin = NULL, *writer = NULL;
+	char arole[128], wrole[128];
 	int r;
 
-	if ((r = vault_store_migrate(db, vault_keys_keystore_id(keys), ei)) != 0)
-		return r;
-	(void)cfg;
-	return audit_log_migrate(audit, ei);
+	audit_config(cfg, cfg->audit_admin_database != NULL ?
+	    cfg->audit_admin_database : cfg->audit_database, 0, &ac);
+	if ((r = audit_log_new(&ac, &admin, ei)) != 0)
+		goto out;
+	if ((r = audit_log_migrate(admin, ei)) != 0)
+		goto out;
+	if (cfg->audit_admin_database == NULL)
+		goto out;
+	audit_config(cfg, cfg->audit_database, 0, &ac);
+	if ((r = audit_log_new(&ac, &writer, ei)) != 0 ||
+	    (r = audit_log_current_role(admin, arole, sizeof(arole), ei)) != 0 ||
+	    (r = audit_log_current_role(writer, wrole, sizeof(wrole), ei)) != 0)
+		goto out;
+	if (strcmp(arole, wrole) != 0)
+		r = audit_log_grant_writer(admin, wrole, ei);
+out:
+	audit_log_free(writer);
+	audit_log_free(admin);
+	return r;
 }
 
 static int
@@ -143,7 +183,6 @@ cmd_migrate(const char *config)
 	struct vault_config *cfg = NULL;
 	struct vault_keys *keys = NULL;
 	struct pii_pg *db = NULL;
-	struct audit_log *audit = NULL;
 	struct pii_errinfo ei;
 	int rc = 1;
 
@@ -152,19 +191,18 @@ cmd_migrate(const char *config)
 		rc = die("startup", &ei);
 		goto out;
 	}
-	if (pii_pg_new(cfg->database, "pii-vault", 0, &db) != 0 ||
-	    audit_log_new(cfg->audit_database, cfg->writer, 0, &audit) != 0) {
+	if (pii_pg_new(cfg->database, "pii-vault", 0, &db) != 0) {
 		fprintf(stderr, "pii-vault: out of memory\n");
 		goto out;
 	}
-	if (migrate_all(cfg, keys, db, audit, &ei) != 0) {
+	if (vault_store_migrate(db, vault_keys_keystore_id(keys), &ei) != 0 ||
+	    migrate_audit(cfg, &ei) != 0) {
 		rc = die("migrate", &ei);
 		goto out;
 	}
 	printf("vault and audit schemas are current\n");
 	rc = 0;
 out:
-	audit_log_free(audit);
 	pii_pg_free(db);
 	vault_keys_free(keys);
 	vault_config_free(cfg);
@@ -177,6 +215,7 @@ cmd_serve(const char *config)
 	struct vault_config *cfg = NULL;
 	struct vault_keys *keys = NULL;
 	struct vault_server vs;
+	struct audit_log_config ac;
 	struct pii_errinfo ei;
 	sigset_t set;
 	int sig = 0, rc = 1;
@@ -205,12 +244,15 @@ cmd_serve(const char *config)
 	vs.cfg = cfg;
 	vs.keys = keys;
 	if (pii_pg_new(cfg->database, "pii-vault", (int)cfg->db_statement_timeout_ms,
-	    &vs.db) != 0 || audit_log_new(cfg->audit_database, cfg->writer,
-	    (int)cfg->db_statement_timeout_ms, &vs.audit) != 0) {
+	    &vs.db) != 0) {
 		fprintf(stderr, "pii-vault: out of memory\n");
 		goto out;
 	}
-	if (migrate_all(cfg, keys, vs.db, vs.audit, &ei) != 0) {
+	audit_config(cfg, cfg->audit_database, (int)cfg->db_statement_timeout_ms,
+	    &ac);
+	if (vault_store_migrate(vs.db, vault_keys_keystore_id(keys), &ei) != 0 ||
+	    audit_log_new(&ac, &vs.audit, &ei) != 0 ||
+	    audit_log_start(vs.audit, &ei) != 0) {
 		rc = die("startup", &ei);
 		goto out;
 	}
@@ -237,6 +279,8 @@ cmd_serve(const char *config)
 	}
 	pii_log(PII_LOG_INFO, "event=stopping signal=%d", sig);
 	vault_server_stop(&vs);
+	audit_log_free(vs.audit);   /* a last checkpoint, published */
+	vs.audit = NULL;
 	rc = 0;
 out:
 	audit_log_free(vs.audit);

@@ -1,0 +1,480 @@
+/*
+ * audit_verify.c - pii-audit verify: recompute every writer's Merkle tree
+ * from its records and hold every checkpoint (database and witness) to it.
+ * What is checked, and why that is enough, is in audit_verify.h.
+ *
+ * Records stream from PostgreSQL in single-row mode, writer by writer, in
+ * sequence order, so memory stays small for any log size: the tree is a
+ * compact range, and the checkpoints of one writer are held sorted by size
+ * and compared as the range reaches each size.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "audit_merkle.h"
+#include "audit_record.h"
+#include "audit_verify.h"
+
+#define WITNESS_FILE_MAX (256u << 20)
+
+struct cp_item {
+	struct audit_checkpoint cp;
+	int from_witness;
+};
+
+struct cp_list {
+	struct cp_item *v;
+	size_t n, cap;
+};
+
+static int
+cp_push(struct cp_list *l, const struct audit_checkpoint *cp, int w)
+{
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		struct cp_item *nv = realloc(l->v, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			return PII_ERR_NOMEM;
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n].cp = *cp;
+	l->v[l->n].from_witness = w;
+	l->n++;
+	return 0;
+}
+
+static int
+fail(struct audit_verify_result *res, const char *writer, long long seq,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+fail(struct audit_verify_result *res, const char *writer, long long seq,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	res->ok = 0;
+	snprintf(res->writer, sizeof(res->writer), "%s", writer);
+	res->seq = seq;
+	va_start(ap, fmt);
+	vsnprintf(res->what, sizeof(res->what), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* Every line of the witness file; a malformed one fails verification. */
+static int
+load_witness(const char *path, struct cp_list *w, struct audit_verify_result *res,
+    struct pii_errinfo *ei)
+{
+	FILE *f;
+	char line[AUDIT_WITNESS_LINE_MAX + 2];
+	unsigned long long lineno = 0;
+	int r = 0;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		/* nothing published yet; the summary says 0 from the witness */
+		if (errno == ENOENT)
+			return 0;
+		return pii_errinfo_set(ei, PII_ERR_IO, NULL, "witness %.160s: "
+		    "cannot open", path);
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct audit_checkpoint cp;
+		size_t n = strlen(line);
+
+		lineno++;
+		if (n == 0 || line[n - 1] != '\n' ||
+		    audit_checkpoint_parse(line, n, &cp) != 0) {
+			fail(res, "-", -1, "witness line %llu is malformed",
+			    lineno);
+			break;
+		}
+		if ((r = cp_push(w, &cp, 1)) != 0)
+			break;
+	}
+	if (ferror(f) && r == 0)
+		r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "witness %.160s: read "
+		    "error", path);
+	fclose(f);
+	return r;
+}
+
+static int
+cmp_item_size(const void *a, const void *b)
+{
+	const struct cp_item *x = a, *y = b;
+
+	if (x->cp.size != y->cp.size)
+		return x->cp.size < y->cp.size ? -1 : 1;
+	if (x->cp.at_us != y->cp.at_us)
+		return x->cp.at_us < y->cp.at_us ? -1 : 1;
+	return 0;
+}
+
+static int
+cmp_item_time(const void *a, const void *b)
+{
+	const struct cp_item *x = a, *y = b;
+
+	if (x->cp.at_us != y->cp.at_us)
+		return x->cp.at_us < y->cp.at_us ? -1 : 1;
+	if (x->cp.size != y->cp.size)
+		return x->cp.size < y->cp.size ? -1 : 1;
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The checkpoints of writer from the database, appended to l. */
+static int
+load_db_checkpoints(PGconn *c, const char *writer, struct cp_list *l,
+    struct audit_verify_result *res, struct pii_errinfo *ei)
+{
+	const char *p[1] = { writer };
+	PGresult *q;
+	int i, r = 0;
+
+	q = PQexecParams(c, "SELECT size, encode(root, 'hex'), at_us, key_id,"
+	    " encode(signature, 'hex') FROM audit_checkpoints WHERE writer = $1",
+	    1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(q) != PGRES_TUPLES_OK) {
+		PQclear(q);
+		return pii_errinfo_set(ei, PII_ERR_SQL, NULL, "reading "
+		    "audit_checkpoints failed: %s", PQerrorMessage(c));
+	}
+	for (i = 0; i < PQntuples(q) && r == 0 && res->ok; i++) {
+		struct audit_checkpoint cp;
+		size_t rl = 0, sl = 0;
+		long long size = strtoll(PQgetvalue(q, i, 0), NULL, 10);
+
+		memset(&cp, 0, sizeof(cp));
+		snprintf(cp.origin, sizeof(cp.origin), "%s", writer);
+		cp.size = size < 0 ? 0 : (uint64_t)size;
+		cp.at_us = strtoll(PQgetvalue(q, i, 2), NULL, 10);
+		snprintf(cp.key_id, sizeof(cp.key_id), "%s", PQgetvalue(q, i, 3));
+		if (size < 0 || sodium_hex2bin(cp.root, sizeof(cp.root),
+		    PQgetvalue(q, i, 1), strlen(PQgetvalue(q, i, 1)), NULL, &rl,
+		    NULL) != 0 || rl != sizeof(cp.root) ||
+		    sodium_hex2bin(cp.sig, sizeof(cp.sig), PQgetvalue(q, i, 4),
+		    strlen(PQgetvalue(q, i, 4)), NULL, &sl, NULL) != 0 ||
+		    sl != sizeof(cp.sig) || strlen(PQgetvalue(q, i, 3)) !=
+		    AUDIT_KEY_ID_HEX) {
+			fail(res, writer, -1, "a stored checkpoint (size %lld) is "
+			    "malformed", size);
+			break;
+		}
+		r = cp_push(l, &cp, 0);
+	}
+	PQclear(q);
+	return r;
+}
+
+/* Signatures, repeats and order of one writer's checkpoints. */
+static void
+check_checkpoints(const char *writer, struct cp_list *l,
+    const struct audit_verify_opts *o, struct audit_verify_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < l->n && res->ok; i++) {
+		const struct audit_checkpoint *cp = &l->v[i].cp;
+		const char *where = l->v[i].from_witness ? "witness" : "database";
+
+		switch (audit_checkpoint_verify(cp, o->keys, o->nkeys)) {
+		case 0:
+			break;
+		case PII_ERR_KEY:
+			fail(res, writer, -1, "the %s checkpoint at size %" PRIu64
+			    " is signed by key %s, which is not trusted", where,
+			    cp->size, cp->key_id);
+			return;
+		default:
+			fail(res, writer, -1, "the %s checkpoint at size %" PRIu64
+			    " has a bad signature", where, cp->size);
+			return;
+		}
+	}
+	/* in time order, a log only grows */
+	qsort(l->v, l->n, sizeof(*l->v), cmp_item_time);
+	for (i = 1; i < l->n && res->ok; i++)
+		if (l->v[i].cp.size < l->v[i - 1].cp.size)
+			fail(res, writer, -1, "the checkpoint of size %" PRIu64
+			    " was signed after one of size %" PRIu64 ": the log "
+			    "shrank", l->v[i].cp.size, l->v[i - 1].cp.size);
+	/* by size: one root per size */
+	qsort(l->v, l->n, sizeof(*l->v), cmp_item_size);
+	for (i = 1; i < l->n && res->ok; i++)
+		if (l->v[i].cp.size == l->v[i - 1].cp.size &&
+		    memcmp(l->v[i].cp.root, l->v[i - 1].cp.root, 32) != 0)
+			fail(res, writer, -1, "two checkpoints of size %" PRIu64
+			    " have different roots", l->v[i].cp.size);
+}
+
+/* Split s at commas into at most max views (s is modified). */
+static size_t
+split_categories(char *s, const char **out, size_t max)
+{
+	size_t n = 0;
+	char *save = NULL, *t;
+
+	if (*s == '\0')
+		return 0;
+	for (t = strtok_r(s, ",", &save); t != NULL;
+	    t = strtok_r(NULL, ",", &save)) {
+		if (n == max)
+			return max + 1;
+		out[n++] = t;
+	}
+	return n;
+}
+
+static const char *
+col(PGresult *q, int i)
+{
+	return PQgetisnull(q, 0, i) ? NULL : PQgetvalue(q, 0, i);
+}
+
+/* Stream writer's records and hold the checkpoints in l (sorted by size)
+ * to them. */
+static int
+check_records(PGconn *c, const char *writer, const struct cp_list *l,
+    struct audit_verify_result *res, struct pii_errinfo *ei)
+{
+	const char *p[1] = { writer };
+	struct audit_merkle_range rg;
+	unsigned char *enc = NULL;
+	unsigned long long n = 0;
+	long long last_good = 0;
+	size_t next_cp = 0;
+	PGresult *q;
+	int r = 0, draining = 0;
+
+	if ((enc = malloc(AUDIT_RECORD_MAX)) == NULL)
+		return PII_ERR_NOMEM;
+	audit_merkle_range_init(&rg);
+	/* checkpoints of size 0 cover nothing: the empty root */
+	while (next_cp < l->n && l->v[next_cp].cp.size == 0) {
+		unsigned char empty[32];
+
+		audit_merkle_empty_root(empty);
+		if (memcmp(empty, l->v[next_cp].cp.root, 32) != 0) {
+			fail(res, writer, 0, "a checkpoint of size 0 does not have "
+			    "the empty root");
+			draining = 1;
+		}
+		next_cp++;
+	}
+	if (!PQsendQueryParams(c, "SELECT seq,"
+	    " (extract(epoch FROM at) * 1000000)::bigint, actor, role,"
+	    " on_behalf_of, purpose, ticket, action, subject_token,"
+	    " array_to_string(categories, ','), cardinality(categories),"
+	    " decision, reason, request_id, source, batch_id, count,"
+	    " encode(leaf, 'hex')"
+	    " FROM audit_records WHERE writer = $1 ORDER BY seq", 1, NULL, p,
+	    NULL, NULL, 0) || !PQsetSingleRowMode(c)) {
+		free(enc);
+		return pii_errinfo_set(ei, PII_ERR_SQL, NULL, "reading "
+		    "audit_records failed: %s", PQerrorMessage(c));
+	}
+	while ((q = PQgetResult(c)) != NULL) {
+		ExecStatusType st = PQresultStatus(q);
+		struct audit_record rec;
+		struct audit_position pos;
+		const char *cats[AUDIT_MAX_CATEGORIES + 1];
+		char catbuf[AUDIT_MAX_CATEGORIES * (AUDIT_FIELD_MAX + 1) + 1];
+		unsigned char leaf[32], stored[32];
+		size_t enclen = 0, sl = 0, nc;
+		long long seq;
+
+		if (st == PGRES_TUPLES_OK) {   /* the end */
+			PQclear(q);
+			continue;
+		}
+		if (st != PGRES_SINGLE_TUPLE) {
+			if (r == 0)
+				r = pii_errinfo_set(ei, PII_ERR_SQL, NULL, "reading "
+				    "audit_records failed: %s", PQerrorMessage(c));
+			PQclear(q);
+			continue;
+		}
+		if (draining || r != 0) {
+			PQclear(q);
+			continue;
+		}
+		seq = strtoll(PQgetvalue(q, 0, 0), NULL, 10);
+		if (seq != (long long)n) {
+			if (seq < (long long)n)
+				fail(res, writer, seq, "record %lld appears twice "
+				    "(a record was inserted)", seq);
+			else
+				fail(res, writer, (long long)n, "record %llu is "
+				    "missing (deleted)", n);
+			draining = 1;
+			PQclear(q);
+			continue;
+		}
+		memset(&rec, 0, sizeof(rec));
+		rec.actor = col(q, 2);
+		rec.role = col(q, 3);
+		rec.on_behalf_of = col(q, 4);
+		rec.purpose = col(q, 5);
+		rec.ticket = col(q, 6);
+		rec.action = col(q, 7);
+		rec.subject_token = col(q, 8);
+		snprintf(catbuf, sizeof(catbuf), "%s", PQgetvalue(q, 0, 9));
+		nc = split_categories(catbuf, cats, AUDIT_MAX_CATEGORIES);
+		rec.categories = cats;
+		rec.ncategories = nc;
+		rec.decision = col(q, 11);
+		rec.reason = col(q, 12);
+		rec.request_id = col(q, 13);
+		rec.source = col(q, 14);
+		rec.batch_id = col(q, 15);
+		rec.count = strtoll(PQgetvalue(q, 0, 16), NULL, 10);
+		pos.origin = writer;
+		pos.seq = (uint64_t)seq;
+		pos.at_us = strtoll(PQgetvalue(q, 0, 1), NULL, 10);
+		if (nc > AUDIT_MAX_CATEGORIES || (long long)nc !=
+		    strtoll(PQgetvalue(q, 0, 10) == NULL ? "0" :
+		    PQgetvalue(q, 0, 10), NULL, 10) ||
+		    audit_record_encode(&pos, &rec, enc, AUDIT_RECORD_MAX,
+		    &enclen) != 0) {
+			fail(res, writer, seq, "record %lld is not a well-formed "
+			    "record (changed)", seq);
+			draining = 1;
+			PQclear(q);
+			continue;
+		}
+		audit_merkle_leaf_hash(enc, enclen, leaf);
+		if (sodium_hex2bin(stored, sizeof(stored), PQgetvalue(q, 0, 17),
+		    strlen(PQgetvalue(q, 0, 17)), NULL, &sl, NULL) != 0 ||
+		    sl != sizeof(stored) || memcmp(leaf, stored, 32) != 0) {
+			fail(res, writer, seq, "record %lld does not match its "
+			    "hash (changed, or moved)", seq);
+			draining = 1;
+			PQclear(q);
+			continue;
+		}
+		PQclear(q);
+		if (audit_merkle_range_append(&rg, leaf) != 0) {
+			fail(res, writer, seq, "log too large");
+			draining = 1;
+			continue;
+		}
+		n++;
+		while (next_cp < l->n && l->v[next_cp].cp.size == n) {
+			unsigned char root[32];
+
+			audit_merkle_range_root(&rg, root);
+			if (memcmp(root, l->v[next_cp].cp.root, 32) != 0) {
+				fail(res, writer, last_good, "records %lld to %llu "
+				    "do not match the signed checkpoint at size "
+				    "%llu (%s)", last_good, n - 1, n,
+				    l->v[next_cp].from_witness ? "witness" :
+				    "database");
+				draining = 1;
+				break;
+			}
+			last_good = (long long)n;
+			next_cp++;
+		}
+	}
+	free(enc);
+	if (r != 0 || !res->ok)
+		return r;
+	res->records += n;
+	if (next_cp < l->n) {
+		/* l is sorted by size: the largest is last */
+		const struct cp_item *big = &l->v[l->n - 1];
+
+		return fail(res, writer, (long long)n, "the log ends after %llu "
+		    "records but a %s checkpoint covers %" PRIu64 ": records "
+		    "%llu and later are missing (truncated or replaced by an "
+		    "older copy)", n, big->from_witness ? "witness" : "database",
+		    big->cp.size, n);
+	}
+	res->unsealed += n - (unsigned long long)last_good;
+	return 0;
+}
+
+int
+audit_verify(PGconn *c, const struct audit_verify_opts *o,
+    struct audit_verify_result *res, struct pii_errinfo *ei)
+{
+	struct cp_list witness = { 0 }, l = { 0 };
+	char **writers = NULL;
+	size_t nw = 0, capw = 0, i, j;
+	PGresult *q = NULL;
+	int r = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->ok = 1;
+	res->seq = -1;
+	if (o->witness_file != NULL &&
+	    ((r = load_witness(o->witness_file, &witness, res, ei)) != 0 ||
+	    !res->ok))
+		goto out;
+	res->witness_checkpoints = witness.n;
+	q = PQexec(c, "SELECT writer FROM audit_records GROUP BY writer"
+	    " UNION SELECT writer FROM audit_checkpoints");
+	if (PQresultStatus(q) != PGRES_TUPLES_OK) {
+		r = pii_errinfo_set(ei, PII_ERR_SQL, NULL, "reading the audit "
+		    "writers failed: %s", PQerrorMessage(c));
+		goto out;
+	}
+	capw = (size_t)PQntuples(q) + witness.n + 1;
+	if ((writers = calloc(capw, sizeof(*writers))) == NULL) {
+		r = PII_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < (size_t)PQntuples(q); i++)
+		if ((writers[nw++] = strdup(PQgetvalue(q, (int)i, 0))) == NULL) {
+			r = PII_ERR_NOMEM;
+			goto out;
+		}
+	for (i = 0; i < witness.n; i++)
+		if ((writers[nw++] = strdup(witness.v[i].cp.origin)) == NULL) {
+			r = PII_ERR_NOMEM;
+			goto out;
+		}
+	qsort(writers, nw, sizeof(*writers), cmp_str);
+	for (i = 0; i < nw && res->ok && r == 0; i++) {
+		if (i > 0 && strcmp(writers[i], writers[i - 1]) == 0)
+			continue;
+		res->writers++;
+		l.n = 0;
+		if ((r = load_db_checkpoints(c, writers[i], &l, res, ei)) != 0 ||
+		    !res->ok)
+			break;
+		for (j = 0; j < witness.n; j++)
+			if (strcmp(witness.v[j].cp.origin, writers[i]) == 0 &&
+			    (r = cp_push(&l, &witness.v[j].cp, 1)) != 0)
+				goto out;
+		res->checkpoints += l.n;
+		check_checkpoints(writers[i], &l, o, res);
+		if (!res->ok)
+			break;
+		r = check_records(c, writers[i], &l, res, ei);
+	}
+out:
+	PQclear(q);
+	for (i = 0; i < nw; i++)
+		free(writers[i]);
+	free(writers);
+	free(witness.v);
+	free(l.v);
+	return r;
+}
