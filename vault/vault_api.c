@@ -215,32 +215,38 @@ reply_metrics(struct vault_server *vs, const struct pii_http_request *req,
 	    (unsigned long long)atomic_load(&vs->values_stored));
 	{
 		struct audit_log_stats st;
+		const struct {
+			const char *name, *type, *help;
+		} am[] = {
+			{ "audit_records_total", "counter", "Audit records committed." },
+			{ "audit_commits_total", "counter", "Audit group commits." },
+			{ "audit_commit_failures_total", "counter",
+			  "Audit commits that failed (each starts a new origin)." },
+			{ "audit_checkpoints_total", "counter",
+			  "Signed checkpoints stored." },
+			{ "audit_witness_failures_total", "counter",
+			  "Failed attempts to publish checkpoints to the witness." },
+			{ "audit_refused_total", "counter", "Requests refused because "
+			  "no checkpoint was published within the window." },
+			{ "audit_publish_overdue", "gauge", "1 while PII requests are "
+			  "refused for an unpublished checkpoint." },
+		};
+		unsigned long long vals[7];
+		size_t i;
 
 		audit_log_get_stats(vs->audit, &st);
-		r |= pii_metrics_appendf(&buf, &len,
-		    "# HELP piiv_vault_audit_records_total Audit records committed.\n"
-		    "# TYPE piiv_vault_audit_records_total counter\n"
-		    "piiv_vault_audit_records_total %llu\n"
-		    "# HELP piiv_vault_audit_commits_total Audit group commits.\n"
-		    "# TYPE piiv_vault_audit_commits_total counter\n"
-		    "piiv_vault_audit_commits_total %llu\n"
-		    "# HELP piiv_vault_audit_commit_failures_total Audit commits that failed (each starts a new origin).\n"
-		    "# TYPE piiv_vault_audit_commit_failures_total counter\n"
-		    "piiv_vault_audit_commit_failures_total %llu\n"
-		    "# HELP piiv_vault_audit_checkpoints_total Signed checkpoints stored.\n"
-		    "# TYPE piiv_vault_audit_checkpoints_total counter\n"
-		    "piiv_vault_audit_checkpoints_total %llu\n"
-		    "# HELP piiv_vault_audit_witness_failures_total Failed attempts to publish checkpoints to the witness.\n"
-		    "# TYPE piiv_vault_audit_witness_failures_total counter\n"
-		    "piiv_vault_audit_witness_failures_total %llu\n"
-		    "# HELP piiv_vault_audit_refused_total Requests refused because no checkpoint was published within the window.\n"
-		    "# TYPE piiv_vault_audit_refused_total counter\n"
-		    "piiv_vault_audit_refused_total %llu\n"
-		    "# HELP piiv_vault_audit_publish_overdue 1 while PII requests are refused for an unpublished checkpoint.\n"
-		    "# TYPE piiv_vault_audit_publish_overdue gauge\n"
-		    "piiv_vault_audit_publish_overdue %d\n",
-		    st.records, st.commits, st.commit_failures, st.checkpoints,
-		    st.witness_failures, st.refused, st.publish_overdue);
+		vals[0] = st.records;
+		vals[1] = st.commits;
+		vals[2] = st.commit_failures;
+		vals[3] = st.checkpoints;
+		vals[4] = st.witness_failures;
+		vals[5] = st.refused;
+		vals[6] = (unsigned long long)st.publish_overdue;
+		for (i = 0; i < sizeof(am) / sizeof(am[0]); i++)
+			r |= pii_metrics_appendf(&buf, &len,
+			    "# HELP piiv_vault_%s %s\n# TYPE piiv_vault_%s %s\n"
+			    "piiv_vault_%s %llu\n", am[i].name, am[i].help,
+			    am[i].name, am[i].type, am[i].name, vals[i]);
 	}
 	if (r != 0) {
 		free(buf);

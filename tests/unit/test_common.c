@@ -619,7 +619,8 @@ static char cfg_dir[64];
 
 #define HASH_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 #define CFG_FILES "\"root_key_file\":\"r\",\"keystore_file\":\"k\"," \
-	"\"database\":\"d\",\"audit_database\":\"a\","
+	"\"database\":\"d\",\"audit_database\":\"a\"," \
+	"\"audit_signing_key_file\":\"s\",\"audit_witness_dir\":\"w\","
 #define ID_TOKEN "{\"name\":\"tagger\",\"token_sha256\":\"" HASH_A "\"," \
 	"\"operations\":[\"tokenize\"]}"
 #define TLS "\"tls\":{\"cert_file\":\"c.pem\",\"key_file\":\"k.pem\"},"
@@ -678,7 +679,16 @@ static const struct cfg_row cfg_rows[] = {
 	  "\"operations\":[\"tokenize\",\"fly\"]}]}", PII_ERR_CONFIG, "identities[0].operations[1]", NULL },
 	{ "missing database",
 	  "{" LISTEN("127.0.0.1") "\"root_key_file\":\"r\",\"keystore_file\":\"k\","
-	  "\"audit_database\":\"a\",\"identities\":[" ID_TOKEN "]}", PII_ERR_CONFIG, "database", NULL },
+	  "\"audit_database\":\"a\",\"audit_signing_key_file\":\"s\","
+	  "\"audit_witness_dir\":\"w\",\"identities\":[" ID_TOKEN "]}", PII_ERR_CONFIG,
+	  "database", NULL },
+	{ "missing audit signing key",
+	  "{" LISTEN("127.0.0.1") "\"root_key_file\":\"r\",\"keystore_file\":\"k\","
+	  "\"database\":\"d\",\"audit_database\":\"a\",\"audit_witness_dir\":\"w\","
+	  "\"identities\":[" ID_TOKEN "]}", PII_ERR_CONFIG, "audit_signing_key_file", NULL },
+	{ "checkpoint interval not under the publish window",
+	  "{" LISTEN("127.0.0.1") CFG_FILES "\"audit_checkpoint_seconds\":300,"
+	  "\"identities\":[" ID_TOKEN "]}", PII_ERR_CONFIG, "audit_checkpoint_seconds", NULL },
 	{ "port out of range",
 	  "{\"listen\":{\"address\":\"127.0.0.1\",\"port\":65536}," CFG_FILES
 	  "\"identities\":[" ID_TOKEN "]}", PII_ERR_CONFIG, "listen.port", NULL },
