@@ -3,11 +3,16 @@
  *
  *   pii-audit keygen --out FILE
  *   pii-audit verify --db CONNINFO [--witness DIR] [--pubkey FILE]...
+ *   pii-audit report (--subject TOKEN | --actor NAME | --anomalies) ...
+ *   pii-audit proof --writer W --seq N [--db CONNINFO] [--out FILE]
+ *   pii-audit verify-proof [--pubkey FILE]... PROOF_FILE
  *
  * Exit status: 0 success, 1 failure (verification failed, or it could not
  * run) with one clear line, 2 usage error.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +20,10 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include "../common/config.h"
 #include "audit_checkpoint.h"
+#include "audit_proof.h"
+#include "audit_report.h"
 #include "audit_verify.h"
 
 #define MAX_KEYS 16
@@ -33,6 +41,18 @@ static const char usage_text[] =
     "        --db defaults to $PIIV_AUDIT_PG, --witness to $PIIV_WITNESS,\n"
     "        --pubkey to $PIIV_AUDIT_PUBKEY.  Exit 1 naming the writer and\n"
     "        the first bad sequence number.\n"
+    "  report (--subject TOKEN | --actor NAME) [--since T] [--until T]\n"
+    "         [--format table|json] [--db CONNINFO]\n"
+    "        who did what to whose data, when, why, with what decision\n"
+    "        (--actor matches the service identity or the person it acted for)\n"
+    "  report --anomalies [--since T] [--until T] [--factor F] [--min N]\n"
+    "        people touching at least F (3) times the median number of\n"
+    "        distinct subjects of their role's peers, and at least N (10)\n"
+    "  proof --writer W --seq N [--db CONNINFO] [--out FILE]\n"
+    "        an inclusion proof of record N of writer W against its latest\n"
+    "        signed checkpoint, as JSON (stdout or FILE)\n"
+    "  verify-proof [--pubkey FILE]... PROOF_FILE\n"
+    "        check a proof with the public key alone; prints the record\n"
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
@@ -188,6 +208,286 @@ out:
 	return rc;
 }
 
+static PGconn *
+connect_db(const char *db, const char *cmd)
+{
+	PGconn *conn;
+
+	if (db == NULL || *db == '\0') {
+		fprintf(stderr, "pii-audit: %s needs --db CONNINFO (or "
+		    "PIIV_AUDIT_PG)\n", cmd);
+		return NULL;
+	}
+	conn = PQconnectdb(db);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "pii-audit: %s: cannot connect to the audit "
+		    "database: %s", cmd, PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* A decimal in [min, max], or -1 with a message. */
+static int
+parse_ll(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "subject", required_argument, NULL, 's' },
+		{ "actor", required_argument, NULL, 'a' },
+		{ "anomalies", no_argument, NULL, 'A' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "factor", required_argument, NULL, 'F' },
+		{ "min", required_argument, NULL, 'm' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct audit_report_query rq;
+	struct pii_errinfo ei;
+	const char *db = getenv("PIIV_AUDIT_PG");
+	long long min = 10, fx10 = 30;
+	int c, anomalies = 0, r;
+	PGconn *conn;
+
+	memset(&rq, 0, sizeof(rq));
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			rq.subject_token = optarg;
+			break;
+		case 'a':
+			rq.actor = optarg;
+			break;
+		case 'A':
+			anomalies = 1;
+			break;
+		case 'S':
+			rq.since = optarg;
+			break;
+		case 'U':
+			rq.until = optarg;
+			break;
+		case 'f':
+			if (strcmp(optarg, "table") == 0)
+				rq.format = AUDIT_REPORT_TABLE;
+			else if (strcmp(optarg, "json") == 0)
+				rq.format = AUDIT_REPORT_JSON;
+			else
+				return usage("--format is table or json");
+			break;
+		case 'F': {
+			double f;
+			char *end;
+
+			f = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(f >= 1.0 && f <= 1000))
+				return usage("--factor is a number from 1 to 1000");
+			fx10 = (long long)(f * 10 + 0.5);
+			break;
+		}
+		case 'm':
+			if (parse_ll(optarg, 1, 1000000000, &min) != 0)
+				return usage("--min is a whole number from 1");
+			break;
+		case 'd':
+			db = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return usage(NULL);
+		}
+	}
+	if (optind != argc)
+		return usage("report takes no operands");
+	if (anomalies + (rq.subject_token != NULL) + (rq.actor != NULL) != 1)
+		return usage("report needs exactly one of --subject, --actor and "
+		    "--anomalies");
+	if ((conn = connect_db(db, "report")) == NULL)
+		return 1;
+	pii_errinfo_clear(&ei);
+	r = anomalies ? audit_report_anomalies(conn, rq.since, rq.until,
+	    (double)fx10 / 10.0, min, rq.format, stdout, &ei) :
+	    audit_report_records(conn, &rq, stdout, &ei);
+	PQfinish(conn);
+	return r == 0 ? 0 : die("report", &ei);
+}
+
+static int
+cmd_proof(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "writer", required_argument, NULL, 'w' },
+		{ "seq", required_argument, NULL, 'n' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pii_errinfo ei;
+	const char *db = getenv("PIIV_AUDIT_PG"), *writer = NULL, *out = NULL;
+	long long seq = -1;
+	char *json = NULL;
+	PGconn *conn;
+	FILE *f;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'w':
+			writer = optarg;
+			break;
+		case 'n':
+			if (parse_ll(optarg, 0, INT64_MAX - 1, &seq) != 0)
+				return usage("--seq is a record's sequence number (0, 1, ...)");
+			break;
+		case 'd':
+			db = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return usage(NULL);
+		}
+	}
+	if (optind != argc || writer == NULL || seq < 0)
+		return usage("proof needs --writer W and --seq N");
+	if ((conn = connect_db(db, "proof")) == NULL)
+		return 1;
+	pii_errinfo_clear(&ei);
+	r = audit_proof_build(conn, writer, (uint64_t)seq, &json, &ei);
+	PQfinish(conn);
+	if (r != 0)
+		return die("proof", &ei);
+	if (out == NULL) {
+		printf("%s\n", json);
+	} else if ((f = fopen(out, "wx")) == NULL ||
+	    fprintf(f, "%s\n", json) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "pii-audit: proof: cannot write %s (it must not "
+		    "exist yet)\n", out);
+		free(json);
+		return 1;
+	}
+	free(json);
+	return 0;
+}
+
+static void
+print_field(const char *name, const struct audit_field *f)
+{
+	int i;
+
+	printf("  %-14s ", name);
+	if (f->p == NULL) {
+		printf("-\n");
+		return;
+	}
+	for (i = 0; i < (int)f->len; i++)
+		putchar(f->p[i] < 0x20 || f->p[i] == 0x7f ? '?' : f->p[i]);
+	putchar('\n');
+}
+
+static int
+cmd_verify_proof(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pubkey", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct audit_pubkey keys[MAX_KEYS];
+	struct audit_proof_result *res = NULL;
+	struct pii_errinfo ei;
+	const char *keyfiles[MAX_KEYS];
+	const struct audit_record_view *v;
+	char *text = NULL;
+	size_t nkeys = 0, len = 0, i;
+	int c, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			if (nkeys == MAX_KEYS)
+				return usage("at most 16 --pubkey");
+			keyfiles[nkeys++] = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return usage(NULL);
+		}
+	}
+	if (optind + 1 != argc)
+		return usage("verify-proof needs one PROOF_FILE");
+	if (nkeys == 0 && getenv("PIIV_AUDIT_PUBKEY") != NULL &&
+	    *getenv("PIIV_AUDIT_PUBKEY") != '\0')
+		keyfiles[nkeys++] = getenv("PIIV_AUDIT_PUBKEY");
+	if (nkeys == 0)
+		return usage("verify-proof needs the trusted public key: --pubkey "
+		    "FILE (or PIIV_AUDIT_PUBKEY)");
+	pii_errinfo_clear(&ei);
+	for (i = 0; i < nkeys; i++)
+		if (audit_pubkey_load(keyfiles[i], &keys[i], &ei) != 0)
+			return die("verify-proof", &ei);
+	if (pii_read_small_file(argv[optind], AUDIT_PROOF_MAX, &text, &len) != 0) {
+		fprintf(stderr, "pii-audit: verify-proof: cannot read %s (at most "
+		    "%d bytes)\n", argv[optind], AUDIT_PROOF_MAX);
+		return 1;
+	}
+	if ((res = malloc(sizeof(*res))) == NULL)
+		goto out;
+	if (audit_proof_check(text, len, keys, nkeys, res, &ei) != 0) {
+		printf("FAIL: %s%s%s\n", ei.field[0] != '\0' ? ei.field : "",
+		    ei.field[0] != '\0' ? ": " : "", ei.message);
+		goto out;
+	}
+	v = &res->view;
+	printf("ok: record %llu of %s is in the log signed at size %llu by key "
+	    "%s\n", (unsigned long long)v->seq, res->cp.origin,
+	    (unsigned long long)res->cp.size, res->cp.key_id);
+	print_field("actor", &v->actor);
+	print_field("on_behalf_of", &v->on_behalf_of);
+	print_field("role", &v->role);
+	print_field("purpose", &v->purpose);
+	print_field("ticket", &v->ticket);
+	print_field("action", &v->action);
+	print_field("subject_token", &v->subject_token);
+	for (i = 0; i < v->ncategories; i++)
+		print_field("category", &v->categories[i]);
+	print_field("decision", &v->decision);
+	print_field("reason", &v->reason);
+	print_field("request_id", &v->request_id);
+	printf("  %-14s %lld\n", "at_us", (long long)v->at_us);
+	rc = 0;
+out:
+	free(res);
+	free(text);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -206,5 +506,11 @@ main(int argc, char **argv)
 		return cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(argv[1], "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
+	if (strcmp(argv[1], "report") == 0)
+		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(argv[1], "proof") == 0)
+		return cmd_proof(argc - 1, argv + 1);
+	if (strcmp(argv[1], "verify-proof") == 0)
+		return cmd_verify_proof(argc - 1, argv + 1);
 	return usage("unknown command");
 }

@@ -247,6 +247,86 @@ col(PGresult *q, int i)
 	return PQgetisnull(q, 0, i) ? NULL : PQgetvalue(q, 0, i);
 }
 
+/* The columns of a record, in the order row_encode reads them. */
+#define RECORD_COLUMNS "seq, (extract(epoch FROM at) * 1000000)::bigint," \
+	" actor, role, on_behalf_of, purpose, ticket, action, subject_token," \
+	" array_to_string(categories, ','), cardinality(categories)," \
+	" decision, reason, request_id, source, batch_id, count," \
+	" encode(leaf, 'hex')"
+
+/* The canonical encoding of the record in row 0 of q (RECORD_COLUMNS). */
+static int
+row_encode(PGresult *q, const char *writer, unsigned char *enc, size_t *len)
+{
+	struct audit_record rec;
+	struct audit_position pos;
+	const char *cats[AUDIT_MAX_CATEGORIES + 1];
+	char catbuf[AUDIT_MAX_CATEGORIES * (AUDIT_FIELD_MAX + 1) + 1];
+	size_t nc;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.actor = col(q, 2);
+	rec.role = col(q, 3);
+	rec.on_behalf_of = col(q, 4);
+	rec.purpose = col(q, 5);
+	rec.ticket = col(q, 6);
+	rec.action = col(q, 7);
+	rec.subject_token = col(q, 8);
+	if (strlen(PQgetvalue(q, 0, 9)) >= sizeof(catbuf))
+		return PII_ERR_BAD_REQUEST;
+	snprintf(catbuf, sizeof(catbuf), "%s", PQgetvalue(q, 0, 9));
+	nc = split_categories(catbuf, cats, AUDIT_MAX_CATEGORIES);
+	if (nc > AUDIT_MAX_CATEGORIES ||
+	    (long long)nc != strtoll(PQgetvalue(q, 0, 10), NULL, 10))
+		return PII_ERR_BAD_REQUEST;
+	rec.categories = cats;
+	rec.ncategories = nc;
+	rec.decision = col(q, 11);
+	rec.reason = col(q, 12);
+	rec.request_id = col(q, 13);
+	rec.source = col(q, 14);
+	rec.batch_id = col(q, 15);
+	rec.count = strtoll(PQgetvalue(q, 0, 16), NULL, 10);
+	pos.origin = writer;
+	pos.seq = (uint64_t)strtoll(PQgetvalue(q, 0, 0), NULL, 10);
+	pos.at_us = strtoll(PQgetvalue(q, 0, 1), NULL, 10);
+	return audit_record_encode(&pos, &rec, enc, AUDIT_RECORD_MAX, len);
+}
+
+int
+audit_db_record(PGconn *c, const char *writer, uint64_t seq,
+    unsigned char *enc, size_t *len, struct pii_errinfo *ei)
+{
+	const char *p[2];
+	char num[24];
+	PGresult *q;
+	int r;
+
+	snprintf(num, sizeof(num), "%" PRIu64, seq);
+	p[0] = writer;
+	p[1] = num;
+	q = PQexecParams(c, "SELECT " RECORD_COLUMNS " FROM audit_records"
+	    " WHERE writer = $1 AND seq = $2::bigint", 2, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(q) != PGRES_TUPLES_OK) {
+		PQclear(q);
+		return pii_errinfo_set(ei, PII_ERR_SQL, NULL, "reading "
+		    "audit_records failed: %s", PQerrorMessage(c));
+	}
+	if (PQntuples(q) != 1) {
+		r = pii_errinfo_set(ei, PII_ERR_NOT_FOUND, NULL, "writer %s has "
+		    "%s record %" PRIu64, writer, PQntuples(q) ? "more than one" :
+		    "no", seq);
+		PQclear(q);
+		return r;
+	}
+	r = row_encode(q, writer, enc, len);
+	PQclear(q);
+	if (r != 0)
+		return pii_errinfo_set(ei, PII_ERR_CRYPTO, NULL, "record %" PRIu64
+		    " of %s is not well formed (run pii-audit verify)", seq, writer);
+	return 0;
+}
+
 /* Stream writer's records and hold the checkpoints in l (sorted by size)
  * to them. */
 static int
@@ -277,12 +357,7 @@ check_records(PGconn *c, const char *writer, const struct cp_list *l,
 		}
 		next_cp++;
 	}
-	if (!PQsendQueryParams(c, "SELECT seq,"
-	    " (extract(epoch FROM at) * 1000000)::bigint, actor, role,"
-	    " on_behalf_of, purpose, ticket, action, subject_token,"
-	    " array_to_string(categories, ','), cardinality(categories),"
-	    " decision, reason, request_id, source, batch_id, count,"
-	    " encode(leaf, 'hex')"
+	if (!PQsendQueryParams(c, "SELECT " RECORD_COLUMNS
 	    " FROM audit_records WHERE writer = $1 ORDER BY seq", 1, NULL, p,
 	    NULL, NULL, 0) || !PQsetSingleRowMode(c)) {
 		free(enc);
@@ -291,12 +366,8 @@ check_records(PGconn *c, const char *writer, const struct cp_list *l,
 	}
 	while ((q = PQgetResult(c)) != NULL) {
 		ExecStatusType st = PQresultStatus(q);
-		struct audit_record rec;
-		struct audit_position pos;
-		const char *cats[AUDIT_MAX_CATEGORIES + 1];
-		char catbuf[AUDIT_MAX_CATEGORIES * (AUDIT_FIELD_MAX + 1) + 1];
 		unsigned char leaf[32], stored[32];
-		size_t enclen = 0, sl = 0, nc;
+		size_t enclen = 0, sl = 0;
 		long long seq;
 
 		if (st == PGRES_TUPLES_OK) {   /* the end */
@@ -326,32 +397,7 @@ check_records(PGconn *c, const char *writer, const struct cp_list *l,
 			PQclear(q);
 			continue;
 		}
-		memset(&rec, 0, sizeof(rec));
-		rec.actor = col(q, 2);
-		rec.role = col(q, 3);
-		rec.on_behalf_of = col(q, 4);
-		rec.purpose = col(q, 5);
-		rec.ticket = col(q, 6);
-		rec.action = col(q, 7);
-		rec.subject_token = col(q, 8);
-		snprintf(catbuf, sizeof(catbuf), "%s", PQgetvalue(q, 0, 9));
-		nc = split_categories(catbuf, cats, AUDIT_MAX_CATEGORIES);
-		rec.categories = cats;
-		rec.ncategories = nc;
-		rec.decision = col(q, 11);
-		rec.reason = col(q, 12);
-		rec.request_id = col(q, 13);
-		rec.source = col(q, 14);
-		rec.batch_id = col(q, 15);
-		rec.count = strtoll(PQgetvalue(q, 0, 16), NULL, 10);
-		pos.origin = writer;
-		pos.seq = (uint64_t)seq;
-		pos.at_us = strtoll(PQgetvalue(q, 0, 1), NULL, 10);
-		if (nc > AUDIT_MAX_CATEGORIES || (long long)nc !=
-		    strtoll(PQgetvalue(q, 0, 10) == NULL ? "0" :
-		    PQgetvalue(q, 0, 10), NULL, 10) ||
-		    audit_record_encode(&pos, &rec, enc, AUDIT_RECORD_MAX,
-		    &enclen) != 0) {
+		if (row_encode(q, writer, enc, &enclen) != 0) {
 			fail(res, writer, seq, "record %lld is not a well-formed "
 			    "record (changed)", seq);
 			draining = 1;

@@ -23,6 +23,8 @@
 #ifndef AUDIT_VERIFY_H
 #define AUDIT_VERIFY_H
 
+#include <stdint.h>
+
 #include <libpq-fe.h>
 
 #include "../common/err.h"
@@ -48,5 +50,11 @@ struct audit_verify_result {
  * unreadable witness file), with ei saying why. */
 int audit_verify(PGconn *c, const struct audit_verify_opts *opts,
     struct audit_verify_result *res, struct pii_errinfo *ei);
+
+/* The canonical encoding of record seq of writer, recomputed from its
+ * columns, into enc (AUDIT_RECORD_MAX bytes).  PII_ERR_NOT_FOUND if there is
+ * no such record (or more than one). */
+int audit_db_record(PGconn *c, const char *writer, uint64_t seq,
+    unsigned char *enc, size_t *len, struct pii_errinfo *ei);
 
 #endif
