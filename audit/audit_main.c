@@ -68,7 +68,8 @@ usage(const char *msg)
 static int
 die(const char *what, const struct pii_errinfo *ei)
 {
-	fprintf(stderr, "pii-audit: %s: %s\n", what,
+	fprintf(stderr, "pii-audit: %s: %s%s%s\n", what, ei->field,
+	    ei->field[0] != '\0' ? ": " : "",
 	    ei->message[0] != '\0' ? ei->message : pii_strerror(ei->code));
 	return 1;
 }
