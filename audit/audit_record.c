@@ -193,6 +193,28 @@ get_str(struct rbuf *r, struct audit_field *f, int optional)
 	r->off += n;
 }
 
+static int
+field_is(const struct audit_field *f, const char *s)
+{
+	return f->p != NULL && f->len == strlen(s) && memcmp(f->p, s, f->len) == 0;
+}
+
+static int
+category_field_ok(const struct audit_field *f)
+{
+	size_t i;
+
+	if (f->p == NULL || f->len == 0)
+		return 0;
+	for (i = 0; i < f->len; i++) {
+		unsigned char c = f->p[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
 int
 audit_record_decode(const unsigned char *in, size_t len,
     struct audit_record_view *out)
@@ -234,6 +256,12 @@ audit_record_decode(const unsigned char *in, size_t len,
 	v.count = (int64_t)get_u64(&r);
 	if (r.err != 0 || r.off != r.len)
 		return PII_ERR_BAD_REQUEST;
+	/* what encode refuses, decode refuses too: one record, one encoding */
+	if (!field_is(&v.decision, "allow") && !field_is(&v.decision, "deny"))
+		return PII_ERR_BAD_REQUEST;
+	for (i = 0; i < v.ncategories; i++)
+		if (!category_field_ok(&v.categories[i]))
+			return PII_ERR_BAD_REQUEST;
 	*out = v;
 	return 0;
 }

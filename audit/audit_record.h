@@ -94,7 +94,8 @@ struct audit_record_view {
 
 /* Decode a whole encoding.  PII_ERR_BAD_REQUEST if it is not exactly one
  * well-formed record (bad format byte, truncated, trailing bytes, a field
- * over its limit, a required field absent). */
+ * over its limit, a required field absent) or holds what encode refuses (a
+ * decision other than allow/deny, a category not [a-z0-9_]+). */
 int audit_record_decode(const unsigned char *in, size_t len,
     struct audit_record_view *out) __attribute__((warn_unused_result));
 

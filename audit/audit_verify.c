@@ -474,6 +474,24 @@ audit_verify(PGconn *c, const struct audit_verify_opts *o,
 	    !res->ok))
 		goto out;
 	res->witness_checkpoints = witness.n;
+	/* a witness given but empty or gone, while the database holds
+	 * checkpoints that were published to it, has been removed or replaced */
+	if (o->witness_file != NULL && witness.n == 0) {
+		q = PQexec(c, "SELECT count(*) FROM audit_checkpoints");
+		if (PQresultStatus(q) != PGRES_TUPLES_OK) {
+			r = pii_errinfo_set(ei, PII_ERR_SQL, NULL, "reading "
+			    "audit_checkpoints failed: %s", PQerrorMessage(c));
+			goto out;
+		}
+		if (strtoll(PQgetvalue(q, 0, 0), NULL, 10) > 0) {
+			fail(res, "-", -1, "the witness %s is missing or empty but "
+			    "the database holds %s checkpoints", o->witness_file,
+			    PQgetvalue(q, 0, 0));
+			goto out;
+		}
+		PQclear(q);
+		q = NULL;
+	}
 	q = PQexec(c, "SELECT writer FROM audit_records GROUP BY writer"
 	    " UNION SELECT writer FROM audit_checkpoints");
 	if (PQresultStatus(q) != PGRES_TUPLES_OK) {
