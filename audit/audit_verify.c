@@ -327,8 +327,98 @@ audit_db_record(PGconn *c, const char *writer, uint64_t seq,
 	return 0;
 }
 
-/* Stream writer's records and hold the checkpoints in l (sorted by size)
- * to them. */
+/* Columns read by check_records, in binary: seq int8, at timestamptz
+ * (int8 microseconds since 2000-01-01), text fields, categories joined by
+ * commas with their count, count int8, leaf bytea. */
+#define BINARY_COLUMNS "seq, at, actor, role, on_behalf_of, purpose, ticket," \
+	" action, subject_token, array_to_string(categories, ','),"  \
+	" cardinality(categories)::int8, decision, reason, request_id, source," \
+	" batch_id, count, leaf"
+#define FETCH_ROWS 20000
+#define PG_EPOCH_US 946684800000000LL   /* 2000-01-01 in Unix microseconds */
+
+static int64_t
+be64(const char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | (unsigned char)p[i];
+	return (int64_t)v;
+}
+
+static const char *
+bcol(PGresult *q, int row, int i)
+{
+	return PQgetisnull(q, row, i) ? NULL : PQgetvalue(q, row, i);
+}
+
+/* Row `row` of a binary BINARY_COLUMNS result: its seq, its stored leaf,
+ * and the canonical encoding recomputed from its columns. */
+static int
+binary_row_encode(PGresult *q, int row, const char *writer, long long *seq,
+    unsigned char stored[32], unsigned char *enc, size_t *len)
+{
+	struct audit_record rec;
+	struct audit_position pos;
+	const char *cats[AUDIT_MAX_CATEGORIES + 1];
+	char catbuf[AUDIT_MAX_CATEGORIES * (AUDIT_FIELD_MAX + 1) + 1];
+	int i;
+	size_t nc;
+
+	for (i = 0; i < 18; i++)
+		if ((i == 0 || i == 1 || i == 10 || i == 16) &&
+		    (PQgetisnull(q, row, i) || PQgetlength(q, row, i) != 8))
+			return PII_ERR_BAD_REQUEST;
+	if (PQgetisnull(q, row, 17) || PQgetlength(q, row, 17) != 32)
+		return PII_ERR_BAD_REQUEST;
+	*seq = be64(PQgetvalue(q, row, 0));
+	memcpy(stored, PQgetvalue(q, row, 17), 32);
+	memset(&rec, 0, sizeof(rec));
+	rec.actor = bcol(q, row, 2);
+	rec.role = bcol(q, row, 3);
+	rec.on_behalf_of = bcol(q, row, 4);
+	rec.purpose = bcol(q, row, 5);
+	rec.ticket = bcol(q, row, 6);
+	rec.action = bcol(q, row, 7);
+	rec.subject_token = bcol(q, row, 8);
+	if (PQgetisnull(q, row, 9) ||
+	    (size_t)PQgetlength(q, row, 9) >= sizeof(catbuf))
+		return PII_ERR_BAD_REQUEST;
+	memcpy(catbuf, PQgetvalue(q, row, 9), (size_t)PQgetlength(q, row, 9) + 1);
+	nc = split_categories(catbuf, cats, AUDIT_MAX_CATEGORIES);
+	if (nc > AUDIT_MAX_CATEGORIES ||
+	    (int64_t)nc != be64(PQgetvalue(q, row, 10)))
+		return PII_ERR_BAD_REQUEST;
+	rec.categories = cats;
+	rec.ncategories = nc;
+	rec.decision = bcol(q, row, 11);
+	rec.reason = bcol(q, row, 12);
+	rec.request_id = bcol(q, row, 13);
+	rec.source = bcol(q, row, 14);
+	rec.batch_id = bcol(q, row, 15);
+	rec.count = be64(PQgetvalue(q, row, 16));
+	pos.origin = writer;
+	pos.seq = (uint64_t)*seq;
+	pos.at_us = be64(PQgetvalue(q, row, 1)) + PG_EPOCH_US;
+	return audit_record_encode(&pos, &rec, enc, AUDIT_RECORD_MAX, len);
+}
+
+static int
+sql_fail(PGconn *c, PGresult *q, struct pii_errinfo *ei)
+{
+	int r = pii_errinfo_set(ei, PII_ERR_SQL, NULL, "reading audit_records "
+	    "failed: %s", PQerrorMessage(c));
+
+	PQclear(q);
+	return r;
+}
+
+/* Read writer's records in sequence order, through a cursor fetched in
+ * binary in large blocks (the text protocol and one result per row cost
+ * more than all the hashing), and hold the checkpoints in l (sorted by
+ * size) to them. */
 static int
 check_records(PGconn *c, const char *writer, const struct cp_list *l,
     struct audit_verify_result *res, struct pii_errinfo *ei)
@@ -339,8 +429,8 @@ check_records(PGconn *c, const char *writer, const struct cp_list *l,
 	unsigned long long n = 0;
 	long long last_good = 0;
 	size_t next_cp = 0;
-	PGresult *q;
-	int r = 0, draining = 0;
+	PGresult *q = NULL;
+	int r = 0, done = 0, row;
 
 	if ((enc = malloc(AUDIT_RECORD_MAX)) == NULL)
 		return PII_ERR_NOMEM;
@@ -353,91 +443,96 @@ check_records(PGconn *c, const char *writer, const struct cp_list *l,
 		if (memcmp(empty, l->v[next_cp].cp.root, 32) != 0) {
 			fail(res, writer, 0, "a checkpoint of size 0 does not have "
 			    "the empty root");
-			draining = 1;
+			done = 1;
 		}
 		next_cp++;
 	}
-	if (!PQsendQueryParams(c, "SELECT " RECORD_COLUMNS
-	    " FROM audit_records WHERE writer = $1 ORDER BY seq", 1, NULL, p,
-	    NULL, NULL, 0) || !PQsetSingleRowMode(c)) {
-		free(enc);
-		return pii_errinfo_set(ei, PII_ERR_SQL, NULL, "reading "
-		    "audit_records failed: %s", PQerrorMessage(c));
+	q = PQexec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	if (PQresultStatus(q) != PGRES_COMMAND_OK) {
+		r = sql_fail(c, q, ei);
+		goto out;
 	}
-	while ((q = PQgetResult(c)) != NULL) {
-		ExecStatusType st = PQresultStatus(q);
-		unsigned char leaf[32], stored[32];
-		size_t enclen = 0, sl = 0;
-		long long seq;
+	PQclear(q);
+	q = PQexecParams(c, "DECLARE audit_verify_cur NO SCROLL CURSOR FOR"
+	    " SELECT " BINARY_COLUMNS " FROM audit_records WHERE writer = $1"
+	    " ORDER BY seq", 1, NULL, p, NULL, NULL, 1);
+	if (PQresultStatus(q) != PGRES_COMMAND_OK) {
+		r = sql_fail(c, q, ei);
+		goto out;
+	}
+	PQclear(q);
+	q = NULL;
+	while (!done) {
+		q = PQexecParams(c, "FETCH FORWARD 20000 FROM audit_verify_cur", 0,
+		    NULL, NULL, NULL, NULL, 1);
+		if (PQresultStatus(q) != PGRES_TUPLES_OK) {
+			r = sql_fail(c, q, ei);
+			q = NULL;
+			goto out;
+		}
+		if (PQntuples(q) == 0)
+			break;
+		for (row = 0; row < PQntuples(q) && !done; row++) {
+			unsigned char leaf[32], stored[32];
+			size_t enclen = 0;
+			long long seq = -1;
+			int er;
 
-		if (st == PGRES_TUPLES_OK) {   /* the end */
-			PQclear(q);
-			continue;
-		}
-		if (st != PGRES_SINGLE_TUPLE) {
-			if (r == 0)
-				r = pii_errinfo_set(ei, PII_ERR_SQL, NULL, "reading "
-				    "audit_records failed: %s", PQerrorMessage(c));
-			PQclear(q);
-			continue;
-		}
-		if (draining || r != 0) {
-			PQclear(q);
-			continue;
-		}
-		seq = strtoll(PQgetvalue(q, 0, 0), NULL, 10);
-		if (seq != (long long)n) {
-			if (seq < (long long)n)
-				fail(res, writer, seq, "record %lld appears twice "
-				    "(a record was inserted)", seq);
-			else
-				fail(res, writer, (long long)n, "record %llu is "
-				    "missing (deleted)", n);
-			draining = 1;
-			PQclear(q);
-			continue;
-		}
-		if (row_encode(q, writer, enc, &enclen) != 0) {
-			fail(res, writer, seq, "record %lld is not a well-formed "
-			    "record (changed)", seq);
-			draining = 1;
-			PQclear(q);
-			continue;
-		}
-		audit_merkle_leaf_hash(enc, enclen, leaf);
-		if (sodium_hex2bin(stored, sizeof(stored), PQgetvalue(q, 0, 17),
-		    strlen(PQgetvalue(q, 0, 17)), NULL, &sl, NULL) != 0 ||
-		    sl != sizeof(stored) || memcmp(leaf, stored, 32) != 0) {
-			fail(res, writer, seq, "record %lld does not match its "
-			    "hash (changed, or moved)", seq);
-			draining = 1;
-			PQclear(q);
-			continue;
-		}
-		PQclear(q);
-		if (audit_merkle_range_append(&rg, leaf) != 0) {
-			fail(res, writer, seq, "log too large");
-			draining = 1;
-			continue;
-		}
-		n++;
-		while (next_cp < l->n && l->v[next_cp].cp.size == n) {
-			unsigned char root[32];
-
-			audit_merkle_range_root(&rg, root);
-			if (memcmp(root, l->v[next_cp].cp.root, 32) != 0) {
-				fail(res, writer, last_good, "records %lld to %llu "
-				    "do not match the signed checkpoint at size "
-				    "%llu (%s)", last_good, n - 1, n,
-				    l->v[next_cp].from_witness ? "witness" :
-				    "database");
-				draining = 1;
+			er = binary_row_encode(q, row, writer, &seq, stored, enc,
+			    &enclen);
+			if (seq != (long long)n && seq >= 0) {
+				if (seq < (long long)n)
+					fail(res, writer, seq, "record %lld appears "
+					    "twice (a record was inserted)", seq);
+				else
+					fail(res, writer, (long long)n, "record %llu is "
+					    "missing (deleted)", n);
+				done = 1;
 				break;
 			}
-			last_good = (long long)n;
-			next_cp++;
+			if (er != 0) {
+				fail(res, writer, (long long)n, "record %llu is not a "
+				    "well-formed record (changed)", n);
+				done = 1;
+				break;
+			}
+			audit_merkle_leaf_hash(enc, enclen, leaf);
+			if (memcmp(leaf, stored, 32) != 0) {
+				fail(res, writer, seq, "record %lld does not match its "
+				    "hash (changed, or moved)", seq);
+				done = 1;
+				break;
+			}
+			if (audit_merkle_range_append(&rg, leaf) != 0) {
+				fail(res, writer, seq, "log too large");
+				done = 1;
+				break;
+			}
+			n++;
+			while (next_cp < l->n && l->v[next_cp].cp.size == n) {
+				unsigned char root[32];
+
+				audit_merkle_range_root(&rg, root);
+				if (memcmp(root, l->v[next_cp].cp.root, 32) != 0) {
+					fail(res, writer, last_good, "records %lld to %llu "
+					    "do not match the signed checkpoint at size "
+					    "%llu (%s)", last_good, n - 1, n,
+					    l->v[next_cp].from_witness ? "witness" :
+					    "database");
+					done = 1;
+					break;
+				}
+				last_good = (long long)n;
+				next_cp++;
+			}
 		}
+		PQclear(q);
+		q = NULL;
 	}
+out:
+	PQclear(q);
+	q = PQexec(c, "ROLLBACK");   /* read only: nothing to keep */
+	PQclear(q);
 	free(enc);
 	if (r != 0 || !res->ok)
 		return r;
