@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "../common/buf.h"
 #include "../common/keyfile.h"
 #include "audit_checkpoint.h"
 
@@ -76,7 +77,8 @@ parse_key_text(const char *text, size_t len, const char *tag,
 	size_t tl = strlen(tag), bl = 0;
 	const char *end = NULL;
 
-	if (len < tl + 2 || memcmp(text, tag, tl) != 0 || text[len - 1] != '\n')
+	if (len < tl + 2 || memcmp(text, tag, tl) != 0 || text[len - 1] != '\n' ||
+	    !pii_base64_chars_ok(text + tl, len - tl - 1))
 		return PII_ERR_BAD_REQUEST;
 	if (sodium_base642bin(out, n, text + tl, len - tl - 1, NULL, &bl, &end,
 	    sodium_base64_VARIANT_ORIGINAL) != 0 || bl != n ||
@@ -374,7 +376,7 @@ audit_checkpoint_parse(const char *line, size_t len,
 	if (next_field(&p, end, &f, &n) != 0 || parse_u63(f, n, &cp.size) != 0)
 		return PII_ERR_BAD_REQUEST;
 	/* root */
-	if (next_field(&p, end, &f, &n) != 0 ||
+	if (next_field(&p, end, &f, &n) != 0 || !pii_base64_chars_ok(f, n) ||
 	    sodium_base642bin(cp.root, sizeof(cp.root), f, n, NULL, &bl, NULL,
 	    sodium_base64_VARIANT_ORIGINAL) != 0 || bl != sizeof(cp.root))
 		return PII_ERR_BAD_REQUEST;
@@ -391,7 +393,7 @@ audit_checkpoint_parse(const char *line, size_t len,
 			return PII_ERR_BAD_REQUEST;
 	memcpy(cp.key_id, f, n);
 	/* signature, and nothing after it */
-	if (next_field(&p, end, &f, &n) != 0 ||
+	if (next_field(&p, end, &f, &n) != 0 || !pii_base64_chars_ok(f, n) ||
 	    sodium_base642bin(cp.sig, sizeof(cp.sig), f, n, NULL, &bl, NULL,
 	    sodium_base64_VARIANT_ORIGINAL) != 0 || bl != sizeof(cp.sig) ||
 	    f + n != end)

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "../common/buf.h"
 #include "../common/json_util.h"
 #include "audit_merkle.h"
 #include "audit_proof.h"
@@ -246,7 +247,8 @@ audit_proof_check(const char *text, size_t len,
 		    "not \"" PROOF_FORMAT "\"");
 		goto out;
 	}
-	if (sodium_base642bin(res->record, sizeof(res->record), rec64, rec64len,
+	if (!pii_base64_chars_ok(rec64, rec64len) ||
+	    sodium_base642bin(res->record, sizeof(res->record), rec64, rec64len,
 	    NULL, &res->record_len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    audit_record_decode(res->record, res->record_len, &res->view) != 0) {
 		r = pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, "record",

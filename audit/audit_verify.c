@@ -348,60 +348,94 @@ be64(const char *p)
 	return (int64_t)v;
 }
 
-static const char *
-bcol(PGresult *q, int row, int i)
+
+int
+audit_copy_row_parse(const char *data, size_t len, struct audit_copy_row *out,
+    char *scratch, size_t cap)
 {
-	return PQgetisnull(q, row, i) ? NULL : PQgetvalue(q, row, i);
+	size_t off = 2, used = 0;
+	int i, n;
+
+	if (len < 2)
+		return PII_ERR_BAD_REQUEST;
+	n = (int)(((unsigned char)data[0] << 8) | (unsigned char)data[1]);
+	if (n != AUDIT_COPY_FIELDS)
+		return PII_ERR_BAD_REQUEST;
+	for (i = 0; i < n; i++) {
+		int32_t fl;
+
+		if (len - off < 4)
+			return PII_ERR_BAD_REQUEST;
+		fl = (int32_t)(((uint32_t)(unsigned char)data[off] << 24) |
+		    ((uint32_t)(unsigned char)data[off + 1] << 16) |
+		    ((uint32_t)(unsigned char)data[off + 2] << 8) |
+		    (uint32_t)(unsigned char)data[off + 3]);
+		off += 4;
+		if (fl == -1) {
+			out->v[i] = NULL;
+			out->len[i] = 0;
+			continue;
+		}
+		if (fl < 0 || (size_t)fl > len - off || (size_t)fl >= cap - used)
+			return PII_ERR_BAD_REQUEST;
+		memcpy(scratch + used, data + off, (size_t)fl);
+		scratch[used + (size_t)fl] = '\0';
+		out->v[i] = scratch + used;
+		out->len[i] = (size_t)fl;
+		used += (size_t)fl + 1;
+		off += (size_t)fl;
+	}
+	return off == len ? 0 : PII_ERR_BAD_REQUEST;
 }
 
-/* Row `row` of a binary BINARY_COLUMNS result: its seq, its stored leaf,
- * and the canonical encoding recomputed from its columns. */
+/* A parsed row (BINARY_COLUMNS, writer): its seq, its stored leaf, and the
+ * canonical encoding recomputed from its columns. */
 static int
-binary_row_encode(PGresult *q, int row, const char *writer, long long *seq,
-    unsigned char stored[32], unsigned char *enc, size_t *len)
+row_view_encode(const struct audit_copy_row *rw, const char *writer,
+    long long *seq, unsigned char stored[32], unsigned char *enc, size_t *len)
 {
 	struct audit_record rec;
 	struct audit_position pos;
 	const char *cats[AUDIT_MAX_CATEGORIES + 1];
 	char catbuf[AUDIT_MAX_CATEGORIES * (AUDIT_FIELD_MAX + 1) + 1];
-	int i;
-	size_t nc;
+	size_t nc, i;
 
-	for (i = 0; i < 18; i++)
+	for (i = 0; i < 17; i++)
 		if ((i == 0 || i == 1 || i == 10 || i == 16) &&
-		    (PQgetisnull(q, row, i) || PQgetlength(q, row, i) != 8))
+		    (rw->v[i] == NULL || rw->len[i] != 8))
 			return PII_ERR_BAD_REQUEST;
-	if (PQgetisnull(q, row, 17) || PQgetlength(q, row, 17) != 32)
+	if (rw->v[17] == NULL || rw->len[17] != 32 || rw->v[9] == NULL ||
+	    rw->len[9] >= sizeof(catbuf))
 		return PII_ERR_BAD_REQUEST;
-	*seq = be64(PQgetvalue(q, row, 0));
-	memcpy(stored, PQgetvalue(q, row, 17), 32);
+	/* text fields with a NUL byte cannot be what the writer hashed */
+	for (i = 2; i < 16; i++)
+		if (rw->v[i] != NULL && i != 10 && strlen(rw->v[i]) != rw->len[i])
+			return PII_ERR_BAD_REQUEST;
+	*seq = be64(rw->v[0]);
+	memcpy(stored, rw->v[17], 32);
 	memset(&rec, 0, sizeof(rec));
-	rec.actor = bcol(q, row, 2);
-	rec.role = bcol(q, row, 3);
-	rec.on_behalf_of = bcol(q, row, 4);
-	rec.purpose = bcol(q, row, 5);
-	rec.ticket = bcol(q, row, 6);
-	rec.action = bcol(q, row, 7);
-	rec.subject_token = bcol(q, row, 8);
-	if (PQgetisnull(q, row, 9) ||
-	    (size_t)PQgetlength(q, row, 9) >= sizeof(catbuf))
-		return PII_ERR_BAD_REQUEST;
-	memcpy(catbuf, PQgetvalue(q, row, 9), (size_t)PQgetlength(q, row, 9) + 1);
+	rec.actor = rw->v[2];
+	rec.role = rw->v[3];
+	rec.on_behalf_of = rw->v[4];
+	rec.purpose = rw->v[5];
+	rec.ticket = rw->v[6];
+	rec.action = rw->v[7];
+	rec.subject_token = rw->v[8];
+	memcpy(catbuf, rw->v[9], rw->len[9] + 1);
 	nc = split_categories(catbuf, cats, AUDIT_MAX_CATEGORIES);
-	if (nc > AUDIT_MAX_CATEGORIES ||
-	    (int64_t)nc != be64(PQgetvalue(q, row, 10)))
+	if (nc > AUDIT_MAX_CATEGORIES || (int64_t)nc != be64(rw->v[10]))
 		return PII_ERR_BAD_REQUEST;
 	rec.categories = cats;
 	rec.ncategories = nc;
-	rec.decision = bcol(q, row, 11);
-	rec.reason = bcol(q, row, 12);
-	rec.request_id = bcol(q, row, 13);
-	rec.source = bcol(q, row, 14);
-	rec.batch_id = bcol(q, row, 15);
-	rec.count = be64(PQgetvalue(q, row, 16));
+	rec.decision = rw->v[11];
+	rec.reason = rw->v[12];
+	rec.request_id = rw->v[13];
+	rec.source = rw->v[14];
+	rec.batch_id = rw->v[15];
+	rec.count = be64(rw->v[16]);
 	pos.origin = writer;
 	pos.seq = (uint64_t)*seq;
-	pos.at_us = be64(PQgetvalue(q, row, 1)) + PG_EPOCH_US;
+	pos.at_us = be64(rw->v[1]) + PG_EPOCH_US;
 	return audit_record_encode(&pos, &rec, enc, AUDIT_RECORD_MAX, len);
 }
 
@@ -415,130 +449,290 @@ sql_fail(PGconn *c, PGresult *q, struct pii_errinfo *ei)
 	return r;
 }
 
-/* Read writer's records in sequence order, through a cursor fetched in
- * binary in large blocks (the text protocol and one result per row cost
- * more than all the hashing), and hold the checkpoints in l (sorted by
- * size) to them. */
-static int
-check_records(PGconn *c, const char *writer, const struct cp_list *l,
-    struct audit_verify_result *res, struct pii_errinfo *ei)
+/* What one pass over the records learned about one writer. */
+struct wstate {
+	char *writer;
+	unsigned char (*leaf)[32];   /* recomputed leaf hash, by seq */
+	unsigned char *seen;         /* 1 where a record of that seq was read */
+	uint64_t cap, end;           /* slots allocated; highest seq + 1 */
+	unsigned long long rows;
+	long long first_bad;         /* lowest seq with a problem, or -1 */
+	char why[160];
+};
+
+struct wlist {
+	struct wstate *v;
+	size_t n, cap, last;
+};
+
+#define MAX_SEQ (1ULL << 36)    /* far beyond any log this can hold in memory */
+
+static void
+wlist_free(struct wlist *wl)
 {
-	const char *p[1] = { writer };
-	struct audit_merkle_range rg;
-	unsigned char *enc = NULL;
-	unsigned long long n = 0;
-	long long last_good = 0;
-	size_t next_cp = 0;
-	PGresult *q = NULL;
-	int r = 0, done = 0, row;
+	size_t i;
 
-	if ((enc = malloc(AUDIT_RECORD_MAX)) == NULL)
-		return PII_ERR_NOMEM;
-	audit_merkle_range_init(&rg);
-	/* checkpoints of size 0 cover nothing: the empty root */
-	while (next_cp < l->n && l->v[next_cp].cp.size == 0) {
-		unsigned char empty[32];
-
-		audit_merkle_empty_root(empty);
-		if (memcmp(empty, l->v[next_cp].cp.root, 32) != 0) {
-			fail(res, writer, 0, "a checkpoint of size 0 does not have "
-			    "the empty root");
-			done = 1;
-		}
-		next_cp++;
+	for (i = 0; i < wl->n; i++) {
+		free(wl->v[i].writer);
+		free(wl->v[i].leaf);
+		free(wl->v[i].seen);
 	}
-	q = PQexec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-	if (PQresultStatus(q) != PGRES_COMMAND_OK) {
-		r = sql_fail(c, q, ei);
+	free(wl->v);
+}
+
+static struct wstate *
+wlist_get(struct wlist *wl, const char *writer, size_t len)
+{
+	struct wstate *w;
+	size_t i;
+
+	if (wl->last < wl->n && strlen(wl->v[wl->last].writer) == len &&
+	    memcmp(wl->v[wl->last].writer, writer, len) == 0)
+		return &wl->v[wl->last];
+	for (i = 0; i < wl->n; i++)
+		if (strlen(wl->v[i].writer) == len &&
+		    memcmp(wl->v[i].writer, writer, len) == 0) {
+			wl->last = i;
+			return &wl->v[i];
+		}
+	if (wl->n == wl->cap) {
+		size_t nc = wl->cap ? wl->cap * 2 : 16;
+		struct wstate *nv = realloc(wl->v, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			return NULL;
+		wl->v = nv;
+		wl->cap = nc;
+	}
+	w = &wl->v[wl->n];
+	memset(w, 0, sizeof(*w));
+	if ((w->writer = strndup(writer, len)) == NULL)
+		return NULL;
+	w->first_bad = -1;
+	wl->last = wl->n++;
+	return w;
+}
+
+static void
+wbad(struct wstate *w, long long seq, const char *why)
+{
+	if (w->first_bad < 0 || seq < w->first_bad) {
+		w->first_bad = seq;
+		snprintf(w->why, sizeof(w->why), "%s", why);
+	}
+}
+
+static int
+wgrow(struct wstate *w, uint64_t seq)
+{
+	uint64_t nc;
+	unsigned char (*nl)[32], *ns;
+
+	if (seq < w->cap)
+		return 0;
+	nc = w->cap ? w->cap : 1024;
+	while (nc <= seq)
+		nc *= 2;
+	if ((nl = realloc(w->leaf, nc * 32)) == NULL)
+		return PII_ERR_NOMEM;
+	w->leaf = nl;
+	if ((ns = realloc(w->seen, nc)) == NULL)
+		return PII_ERR_NOMEM;
+	memset(ns + w->cap, 0, nc - w->cap);
+	w->seen = ns;
+	w->cap = nc;
+	return 0;
+}
+
+/*
+ * One pass over every record, in whatever order the table is stored (a
+ * sequential scan, read through a cursor in binary in blocks of 20000: the
+ * text protocol, one result per row and an index-ordered scan each cost
+ * more than all the hashing).  Each record's leaf is recomputed from its
+ * columns, compared with its stored leaf and kept by (writer, seq); order,
+ * gaps and repeats are judged afterwards from the seq slots.
+ */
+static int
+scan_records(PGconn *c, struct wlist *wl, struct pii_errinfo *ei)
+{
+	static const char sig[11] = "PGCOPY\n\377\r\n";   /* and its NUL */
+	struct audit_copy_row rw;
+	unsigned char *enc = NULL;
+	char *scratch = NULL, *buf = NULL;
+	PGresult *q = NULL;
+	int r = 0, n, first = 1;
+
+	enc = malloc(AUDIT_RECORD_MAX);
+	scratch = malloc(AUDIT_COPY_SCRATCH);
+	if (enc == NULL || scratch == NULL) {
+		r = PII_ERR_NOMEM;
 		goto out;
 	}
-	PQclear(q);
-	q = PQexecParams(c, "DECLARE audit_verify_cur NO SCROLL CURSOR FOR"
-	    " SELECT " BINARY_COLUMNS " FROM audit_records WHERE writer = $1"
-	    " ORDER BY seq", 1, NULL, p, NULL, NULL, 1);
-	if (PQresultStatus(q) != PGRES_COMMAND_OK) {
+	q = PQexec(c, "COPY (SELECT " BINARY_COLUMNS ", writer FROM audit_records)"
+	    " TO STDOUT WITH (FORMAT binary)");
+	if (PQresultStatus(q) != PGRES_COPY_OUT) {
 		r = sql_fail(c, q, ei);
+		q = NULL;
 		goto out;
 	}
 	PQclear(q);
 	q = NULL;
-	while (!done) {
-		q = PQexecParams(c, "FETCH FORWARD 20000 FROM audit_verify_cur", 0,
-		    NULL, NULL, NULL, NULL, 1);
-		if (PQresultStatus(q) != PGRES_TUPLES_OK) {
-			r = sql_fail(c, q, ei);
-			q = NULL;
-			goto out;
+	while ((n = PQgetCopyData(c, &buf, 0)) > 0) {
+		const char *d = buf;
+		size_t len = (size_t)n;
+		unsigned char stored[32];
+		struct wstate *w;
+		size_t enclen = 0;
+		long long seq = -1;
+
+		if (first) {
+			/* the header: signature, flags, extension area */
+			uint32_t ext;
+
+			first = 0;
+			if (len < 19 || memcmp(d, sig, sizeof(sig)) != 0) {
+				r = pii_errinfo_set(ei, PII_ERR_SQL, NULL, "unexpected "
+				    "COPY header from the server");
+				break;
+			}
+			ext = ((uint32_t)(unsigned char)d[15] << 24) |
+			    ((uint32_t)(unsigned char)d[16] << 16) |
+			    ((uint32_t)(unsigned char)d[17] << 8) |
+			    (uint32_t)(unsigned char)d[18];
+			if (ext > len - 19) {
+				r = pii_errinfo_set(ei, PII_ERR_SQL, NULL, "unexpected "
+				    "COPY header from the server");
+				break;
+			}
+			d += 19 + ext;
+			len -= 19 + ext;
+			if (len == 0) {
+				PQfreemem(buf);
+				buf = NULL;
+				continue;
+			}
 		}
-		if (PQntuples(q) == 0)
+		if (len == 2 && d[0] == '\377' && d[1] == '\377') {   /* trailer */
+			PQfreemem(buf);
+			buf = NULL;
+			continue;
+		}
+		if (audit_copy_row_parse(d, len, &rw, scratch,
+		    AUDIT_COPY_SCRATCH) != 0) {
+			r = pii_errinfo_set(ei, PII_ERR_SQL, NULL, "a COPY row from "
+			    "the server is malformed");
 			break;
-		for (row = 0; row < PQntuples(q) && !done; row++) {
-			unsigned char leaf[32], stored[32];
-			size_t enclen = 0;
-			long long seq = -1;
-			int er;
-
-			er = binary_row_encode(q, row, writer, &seq, stored, enc,
-			    &enclen);
-			if (seq != (long long)n && seq >= 0) {
-				if (seq < (long long)n)
-					fail(res, writer, seq, "record %lld appears "
-					    "twice (a record was inserted)", seq);
-				else
-					fail(res, writer, (long long)n, "record %llu is "
-					    "missing (deleted)", n);
-				done = 1;
-				break;
-			}
-			if (er != 0) {
-				fail(res, writer, (long long)n, "record %llu is not a "
-				    "well-formed record (changed)", n);
-				done = 1;
-				break;
-			}
-			audit_merkle_leaf_hash(enc, enclen, leaf);
-			if (memcmp(leaf, stored, 32) != 0) {
-				fail(res, writer, seq, "record %lld does not match its "
-				    "hash (changed, or moved)", seq);
-				done = 1;
-				break;
-			}
-			if (audit_merkle_range_append(&rg, leaf) != 0) {
-				fail(res, writer, seq, "log too large");
-				done = 1;
-				break;
-			}
-			n++;
-			while (next_cp < l->n && l->v[next_cp].cp.size == n) {
-				unsigned char root[32];
-
-				audit_merkle_range_root(&rg, root);
-				if (memcmp(root, l->v[next_cp].cp.root, 32) != 0) {
-					fail(res, writer, last_good, "records %lld to %llu "
-					    "do not match the signed checkpoint at size "
-					    "%llu (%s)", last_good, n - 1, n,
-					    l->v[next_cp].from_witness ? "witness" :
-					    "database");
-					done = 1;
-					break;
-				}
-				last_good = (long long)n;
-				next_cp++;
-			}
 		}
+		if (rw.v[18] == NULL || rw.len[18] == 0 ||
+		    rw.len[18] >= AUDIT_ORIGIN_MAX)
+			w = wlist_get(wl, "?", 1);
+		else
+			w = wlist_get(wl, rw.v[18], rw.len[18]);
+		if (w == NULL) {
+			r = PII_ERR_NOMEM;
+			break;
+		}
+		w->rows++;
+		PQfreemem(buf);
+		buf = NULL;
+		if (row_view_encode(&rw, w->writer, &seq, stored, enc,
+		    &enclen) != 0) {
+			if (seq >= 0 && (uint64_t)seq < MAX_SEQ)
+				wbad(w, seq, "is not a well-formed record (changed)");
+			else
+				wbad(w, 0, "has a record with an impossible sequence "
+				    "number");
+			continue;
+		}
+		if (seq < 0 || (uint64_t)seq >= MAX_SEQ) {
+			wbad(w, 0, "has a record with an impossible sequence number");
+			continue;
+		}
+		if ((r = wgrow(w, (uint64_t)seq)) != 0)
+			break;
+		if (w->seen[seq]) {
+			wbad(w, seq, "appears twice (a record was inserted)");
+			continue;
+		}
+		w->seen[seq] = 1;
+		if ((uint64_t)seq + 1 > w->end)
+			w->end = (uint64_t)seq + 1;
+		audit_merkle_leaf_hash(enc, enclen, w->leaf[seq]);
+		if (memcmp(w->leaf[seq], stored, 32) != 0)
+			wbad(w, seq, "does not match its hash (changed, or moved)");
+	}
+	if (buf != NULL)
+		PQfreemem(buf);
+	/* drain: the COPY's end (or the rest of it, after an error) */
+	if (r != 0)
+		while ((n = PQgetCopyData(c, &buf, 0)) > 0)
+			PQfreemem(buf);
+	if (n == -2 && r == 0)
+		r = pii_errinfo_set(ei, PII_ERR_SQL, NULL, "reading audit_records "
+		    "failed: %s", PQerrorMessage(c));
+	while ((q = PQgetResult(c)) != NULL) {
+		if (r == 0 && PQresultStatus(q) != PGRES_COMMAND_OK)
+			r = pii_errinfo_set(ei, PII_ERR_SQL, NULL, "reading "
+			    "audit_records failed: %s", PQerrorMessage(c));
 		PQclear(q);
-		q = NULL;
 	}
 out:
-	PQclear(q);
-	q = PQexec(c, "ROLLBACK");   /* read only: nothing to keep */
-	PQclear(q);
 	free(enc);
-	if (r != 0 || !res->ok)
-		return r;
+	free(scratch);
+	return r;
+}
+
+/* One writer's records (w may be NULL: none) against its checkpoints l
+ * (sorted by size). */
+static int
+check_writer(const char *writer, const struct wstate *w,
+    const struct cp_list *l, struct audit_verify_result *res)
+{
+	struct audit_merkle_range rg;
+	unsigned long long n = 0, i;
+	long long last_good = 0;
+	size_t next_cp = 0;
+
+	/* the first gap, or the first bad record, whichever comes first */
+	if (w != NULL) {
+		while (n < w->end && w->seen[n])
+			n++;
+		if (w->first_bad >= 0 && (unsigned long long)w->first_bad <= n)
+			return fail(res, writer, w->first_bad, "record %lld %s",
+			    w->first_bad, w->why);
+		if (n < w->end)
+			return fail(res, writer, (long long)n, "record %llu is "
+			    "missing (deleted)", n);
+	}
+	audit_merkle_range_init(&rg);
+	while (next_cp < l->n && l->v[next_cp].cp.size == 0) {
+		unsigned char empty[32];
+
+		audit_merkle_empty_root(empty);
+		if (memcmp(empty, l->v[next_cp].cp.root, 32) != 0)
+			return fail(res, writer, 0, "a checkpoint of size 0 does "
+			    "not have the empty root");
+		next_cp++;
+	}
+	for (i = 0; i < n; i++) {
+		if (audit_merkle_range_append(&rg, w->leaf[i]) != 0)
+			return fail(res, writer, (long long)i, "log too large");
+		while (next_cp < l->n && l->v[next_cp].cp.size == i + 1) {
+			unsigned char root[32];
+
+			audit_merkle_range_root(&rg, root);
+			if (memcmp(root, l->v[next_cp].cp.root, 32) != 0)
+				return fail(res, writer, last_good, "records %lld to "
+				    "%llu do not match the signed checkpoint at size "
+				    "%llu (%s)", last_good, i, i + 1,
+				    l->v[next_cp].from_witness ? "witness" :
+				    "database");
+			last_good = (long long)(i + 1);
+			next_cp++;
+		}
+	}
 	res->records += n;
 	if (next_cp < l->n) {
-		/* l is sorted by size: the largest is last */
 		const struct cp_item *big = &l->v[l->n - 1];
 
 		return fail(res, writer, (long long)n, "the log ends after %llu "
@@ -556,6 +750,7 @@ audit_verify(PGconn *c, const struct audit_verify_opts *o,
     struct audit_verify_result *res, struct pii_errinfo *ei)
 {
 	struct cp_list witness = { 0 }, l = { 0 };
+	struct wlist wl = { 0 };
 	char **writers = NULL;
 	size_t nw = 0, capw = 0, i, j;
 	PGresult *q = NULL;
@@ -587,14 +782,15 @@ audit_verify(PGconn *c, const struct audit_verify_opts *o,
 		PQclear(q);
 		q = NULL;
 	}
-	q = PQexec(c, "SELECT writer FROM audit_records GROUP BY writer"
-	    " UNION SELECT writer FROM audit_checkpoints");
+	if ((r = scan_records(c, &wl, ei)) != 0)
+		goto out;
+	q = PQexec(c, "SELECT DISTINCT writer FROM audit_checkpoints");
 	if (PQresultStatus(q) != PGRES_TUPLES_OK) {
 		r = pii_errinfo_set(ei, PII_ERR_SQL, NULL, "reading the audit "
 		    "writers failed: %s", PQerrorMessage(c));
 		goto out;
 	}
-	capw = (size_t)PQntuples(q) + witness.n + 1;
+	capw = (size_t)PQntuples(q) + witness.n + wl.n + 1;
 	if ((writers = calloc(capw, sizeof(*writers))) == NULL) {
 		r = PII_ERR_NOMEM;
 		goto out;
@@ -609,8 +805,15 @@ audit_verify(PGconn *c, const struct audit_verify_opts *o,
 			r = PII_ERR_NOMEM;
 			goto out;
 		}
+	for (i = 0; i < wl.n; i++)
+		if ((writers[nw++] = strdup(wl.v[i].writer)) == NULL) {
+			r = PII_ERR_NOMEM;
+			goto out;
+		}
 	qsort(writers, nw, sizeof(*writers), cmp_str);
 	for (i = 0; i < nw && res->ok && r == 0; i++) {
+		const struct wstate *w = NULL;
+
 		if (i > 0 && strcmp(writers[i], writers[i - 1]) == 0)
 			continue;
 		res->writers++;
@@ -626,7 +829,10 @@ audit_verify(PGconn *c, const struct audit_verify_opts *o,
 		check_checkpoints(writers[i], &l, o, res);
 		if (!res->ok)
 			break;
-		r = check_records(c, writers[i], &l, res, ei);
+		for (j = 0; j < wl.n; j++)
+			if (strcmp(wl.v[j].writer, writers[i]) == 0)
+				w = &wl.v[j];
+		check_writer(writers[i], w, &l, res);
 	}
 out:
 	PQclear(q);
@@ -635,5 +841,6 @@ out:
 	free(writers);
 	free(witness.v);
 	free(l.v);
+	wlist_free(&wl);
 	return r;
 }

@@ -51,6 +51,18 @@ struct audit_verify_result {
 int audit_verify(PGconn *c, const struct audit_verify_opts *opts,
     struct audit_verify_result *res, struct pii_errinfo *ei);
 
+/* One row of the binary COPY that verify reads (its 19 columns): field i's
+ * bytes, NUL-terminated, in the caller's scratch buffer; v[i] NULL for SQL
+ * NULL.  PII_ERR_BAD_REQUEST unless data is exactly one such row. */
+#define AUDIT_COPY_FIELDS 19
+#define AUDIT_COPY_SCRATCH (256 * 1024)
+struct audit_copy_row {
+	const char *v[AUDIT_COPY_FIELDS];
+	size_t len[AUDIT_COPY_FIELDS];
+};
+int audit_copy_row_parse(const char *data, size_t len,
+    struct audit_copy_row *out, char *scratch, size_t cap);
+
 /* The canonical encoding of record seq of writer, recomputed from its
  * columns, into enc (AUDIT_RECORD_MAX bytes).  PII_ERR_NOT_FOUND if there is
  * no such record (or more than one). */

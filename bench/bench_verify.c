@@ -6,7 +6,7 @@
  * appender would), into the audit database by COPY; then times
  * audit_verify() over the whole database (every writer) against the peer: a
  * raw read of the same rows with the same query, read the way verify reads
- * them (a cursor fetched in binary) and nothing else.  Prints records/s of both and the
+ * them (one binary COPY of the table) and nothing else.  Prints records/s of both and the
  * ratio; the target is >= 500,000 records/s.
  */
 #include <inttypes.h>
@@ -98,7 +98,7 @@ main(int argc, char **argv)
 	char origin[AUDIT_ORIGIN_MAX], keydir[] = "/tmp/bench_verify.XXXXXX";
 	char keyf[256], pubf[300], line[320];
 	const char *conninfo = getenv("PIIV_AUDIT_PG");
-	long long n = 1000000, i;
+	long long n = 1000000, i, raw_rows = 0;
 	int keep_key = 0;
 	double t0, tv, tr;
 	PGconn *c;
@@ -267,42 +267,37 @@ main(int argc, char **argv)
 		return 1;
 	exec_ok(c, "ANALYZE audit_records");
 
-	/* ---- peer: the same rows, read the way verify reads them, and
-	 * dropped (a cursor fetched in binary, 20000 rows at a time) ------------ */
+	/* ---- peer: the same rows, read the way verify reads them (one binary
+	 * COPY of the table), and dropped ---------------------------------------- */
 	{
-		const char *p[1] = { origin };
 		long long rows = 0;
+		char *buf;
+		int k;
 
 		t0 = now_s();
-		if (exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0)
-			return 1;
-		q = PQexecParams(c, "DECLARE raw_cur NO SCROLL CURSOR FOR SELECT seq,"
-		    " at, actor, role, on_behalf_of, purpose, ticket, action,"
-		    " subject_token, array_to_string(categories, ','),"
-		    " cardinality(categories)::int8, decision, reason, request_id,"
-		    " source, batch_id, count, leaf FROM audit_records"
-		    " WHERE writer = $1 ORDER BY seq", 1, NULL, p, NULL, NULL, 1);
-		if (PQresultStatus(q) != PGRES_COMMAND_OK)
+		q = PQexec(c, "COPY (SELECT seq, at, actor, role, on_behalf_of,"
+		    " purpose, ticket, action, subject_token,"
+		    " array_to_string(categories, ','), cardinality(categories)::int8,"
+		    " decision, reason, request_id, source, batch_id, count, leaf,"
+		    " writer FROM audit_records) TO STDOUT WITH (FORMAT binary)");
+		if (PQresultStatus(q) != PGRES_COPY_OUT)
 			return 1;
 		PQclear(q);
-		for (;;) {
-			q = PQexecParams(c, "FETCH FORWARD 20000 FROM raw_cur", 0, NULL,
-			    NULL, NULL, NULL, 1);
-			if (PQresultStatus(q) != PGRES_TUPLES_OK)
-				return 1;
-			if (PQntuples(q) == 0) {
-				PQclear(q);
-				break;
-			}
-			rows += PQntuples(q);
-			PQclear(q);
+		while ((k = PQgetCopyData(c, &buf, 0)) > 0) {
+			/* the header (19 bytes) may come alone or with the first
+			 * row; the trailer is 2 bytes */
+			if (k > 19 || (k > 2 && memcmp(buf, "PGCOPY", 6) != 0))
+				rows++;
+			PQfreemem(buf);
 		}
-		exec_ok(c, "ROLLBACK");
+		while ((q = PQgetResult(c)) != NULL)
+			PQclear(q);
 		tr = now_s() - t0;
-		if (rows != n) {
+		if (rows < n) {
 			fprintf(stderr, "%s: raw read saw %lld rows\n", prog, rows);
 			return 1;
 		}
+		raw_rows = rows;
 	}
 
 	/* ---- verify ------------------------------------------------------------ */
@@ -326,10 +321,10 @@ main(int argc, char **argv)
 	}
 	printf("verify:   %llu records in %.2f s  %8.0f records/s  (target >= "
 	    "500000)\n", res.records, tv, (double)res.records / tv);
-	printf("raw read: %lld records in %.2f s  %8.0f records/s  (same query, "
-	    "no checks)\n", n, tr, (double)n / tr);
+	printf("raw read: %lld records in %.2f s  %8.0f records/s  (the same "
+	    "COPY, no checks)\n", raw_rows, tr, (double)raw_rows / tr);
 	printf("verify/raw-read ratio: %.2f\n", ((double)res.records / tv) /
-	    ((double)n / tr));
+	    ((double)raw_rows / tr));
 
 	/* the bench writer's rows stay: the audit tables are append-only */
 	audit_signer_free(signer);

@@ -206,3 +206,18 @@ pii_buf_json_str(struct pii_buf *b, const char *s)
 	}
 	pii_buf_putc(b, '"');
 }
+
+int
+pii_base64_chars_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '='))
+			return 0;
+	}
+	return 1;
+}

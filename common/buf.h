@@ -34,6 +34,10 @@ void pii_buf_array_elem(struct pii_buf *b, const char *s);
 /* Append s as one field of PostgreSQL's COPY text format (backslash, tab,
  * newline and carriage return escaped). */
 void pii_buf_copy_field(struct pii_buf *b, const char *s);
+/* 1 if s[0..n) holds only the characters of standard base64
+ * ([A-Za-z0-9+/=]).  libsodium 1.0.18's decoder takes any byte >= 0x80 as
+ * '/', so text that must be canonical is checked with this first. */
+int pii_base64_chars_ok(const char *s, size_t n);
 /* Append s (UTF-8) as a quoted JSON string. */
 void pii_buf_json_str(struct pii_buf *b, const char *s);
 

@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "../common/buf.h"
 #include "../common/keyfile.h"
 #include "vault_keys.h"
 #include "vault_keys_int.h"
@@ -165,7 +166,8 @@ entry_unwrap(const unsigned char *root, const char *kind, uint32_t version,
 	unsigned long long mlen;
 	size_t adlen, blen;
 
-	if (sodium_base642bin(blob, sizeof(blob), b64, strlen(b64), NULL, &blen,
+	if (!pii_base64_chars_ok(b64, strlen(b64)) ||
+	    sodium_base642bin(blob, sizeof(blob), b64, strlen(b64), NULL, &blen,
 	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || blen != KS_WRAPPED)
 		return PII_ERR_CONFIG;
 	adlen = entry_ad(ad, kind, version, keystore_id);
@@ -204,7 +206,7 @@ ks_b64_valid(const char *s)
 	unsigned char blob[KS_WRAPPED];
 	size_t blen;
 
-	if (strlen(s) != KS_WRAPPED_B64)
+	if (strlen(s) != KS_WRAPPED_B64 || !pii_base64_chars_ok(s, KS_WRAPPED_B64))
 		return 0;
 	if (sodium_base642bin(blob, sizeof(blob), s, KS_WRAPPED_B64, NULL, &blen,
 	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
