@@ -68,9 +68,13 @@ struct vault_hmac_state {
 
 /* Per-thread AES-256-GCM contexts, set up once with the cipher, and a pool
  * of random bytes from which value nonces are taken. */
+#define DEK_CACHE 8   /* wiped DEK blocks a thread keeps for reuse */
+
 struct crypto_tl {
 	EVP_CIPHER_CTX *enc;
 	EVP_CIPHER_CTX *dec;
+	struct vault_dek *dek_cache[DEK_CACHE];
+	size_t ndek;
 	unsigned fork_gen;               /* crypto_fork_gen when pool was filled */
 	size_t pool_used;
 	unsigned char pool[NONCE_POOL];
@@ -92,6 +96,8 @@ crypto_tl_destroy(void *p)
 
 	if (t == NULL)
 		return;
+	while (t->ndek > 0)
+		sodium_free(t->dek_cache[--t->ndek]);
 	EVP_CIPHER_CTX_free(t->enc);
 	EVP_CIPHER_CTX_free(t->dec);
 	sodium_memzero(t, sizeof(*t));
@@ -179,6 +185,24 @@ ctx_scrub(EVP_CIPHER_CTX *ctx)
 
 /* ---- DEKs ------------------------------------------------------------- */
 
+/*
+ * A single DEK lives in its own sodium_malloc block (locked, guard pages,
+ * canary).  Making and releasing such a block changes page protections and
+ * unmaps memory, and on a virtual machine each of those flushes the TLB of
+ * every core running one of our threads: per reveal, that cost more than
+ * the request's cryptography.  So a thread keeps up to DEK_CACHE released
+ * blocks, wiped, and reuses them; they are freed when the thread ends.
+ */
+static struct vault_dek *
+dek_alloc(void)
+{
+	struct crypto_tl *t = crypto_tl_get();
+
+	if (t != NULL && t->ndek > 0)
+		return t->dek_cache[--t->ndek];
+	return sodium_malloc(sizeof(struct vault_dek));
+}
+
 int
 vault_dek_new(struct vault_dek **out)
 {
@@ -187,10 +211,9 @@ vault_dek_new(struct vault_dek **out)
 
 	if ((r = crypto_start()) != 0)
 		return r;
-	if ((d = sodium_malloc(sizeof(*d))) == NULL)
+	if ((d = dek_alloc()) == NULL)
 		return PII_ERR_NOMEM;
 	randombytes_buf(d->key, sizeof(d->key));
-	sodium_mprotect_readonly(d);
 	*out = d;
 	return 0;
 }
@@ -198,7 +221,17 @@ vault_dek_new(struct vault_dek **out)
 void
 vault_dek_free(struct vault_dek *dek)
 {
-	sodium_free(dek);   /* accepts NULL; wipes */
+	struct crypto_tl *t;
+
+	if (dek == NULL)
+		return;
+	sodium_memzero(dek, sizeof(*dek));
+	t = crypto_tl_get();
+	if (t != NULL && t->ndek < DEK_CACHE) {
+		t->dek_cache[t->ndek++] = dek;
+		return;
+	}
+	sodium_free(dek);
 }
 
 /*
@@ -369,14 +402,13 @@ vault_dek_unwrap(const struct vault_keys *keys, const unsigned char *wrapped,
 		return PII_ERR_BAD_REQUEST;
 	if ((r = crypto_start()) != 0)
 		return r;
-	if ((d = sodium_malloc(sizeof(*d))) == NULL)
+	if ((d = dek_alloc()) == NULL)
 		return PII_ERR_NOMEM;
 	if ((r = dek_unwrap(keys, wrapped, wrapped_len, subject_token, epoch,
 	    d->key)) != 0) {
-		sodium_free(d);
+		vault_dek_free(d);
 		return r;
 	}
-	sodium_mprotect_readonly(d);
 	*out = d;
 	return 0;
 }

@@ -31,7 +31,8 @@
 
 #define VAULT_WUR __attribute__((warn_unused_result))
 
-/* A subject's data key, in sodium_malloc memory. */
+/* A subject's data key, in sodium_malloc memory (locked, guard pages);
+ * released blocks are wiped and reused by the thread (vault_crypto.c). */
 struct vault_dek;
 
 /* A new random DEK.  *out is new; release with vault_dek_free(). */
