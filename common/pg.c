@@ -17,13 +17,64 @@ struct pii_pg {
 };
 
 static __thread char pg_last_error[256];
+
+/*
+ * Statements with parameters are prepared once per connection and then
+ * only bound and executed: parsing and planning them on every call cost
+ * the database more than running them.  The SQL text is constant (callers
+ * pass literals), so a statement is known by its pointer, checked against
+ * its text.  A thread holds at most a few connections (one per database).
+ */
+#define STMT_CACHE 48
+#define STMT_CONNS 4
+
+struct stmt_cache {
+	PGconn *conn;
+	size_t n;
+	const char *sql[STMT_CACHE];
+};
+
+static __thread struct stmt_cache stmt_caches[STMT_CONNS];
+
+/* Forget what was prepared on c (it is being closed). */
+static void
+stmt_forget(PGconn *c)
+{
+	size_t i;
+
+	for (i = 0; i < STMT_CONNS; i++)
+		if (stmt_caches[i].conn == c) {
+			stmt_caches[i].conn = NULL;
+			stmt_caches[i].n = 0;
+		}
+}
+
+static struct stmt_cache *
+stmt_cache_of(PGconn *c)
+{
+	size_t i, freeslot = STMT_CONNS;
+
+	for (i = 0; i < STMT_CONNS; i++) {
+		if (stmt_caches[i].conn == c)
+			return &stmt_caches[i];
+		if (stmt_caches[i].conn == NULL && freeslot == STMT_CONNS)
+			freeslot = i;
+	}
+	if (freeslot == STMT_CONNS)
+		return NULL;
+	stmt_caches[freeslot].conn = c;
+	stmt_caches[freeslot].n = 0;
+	return &stmt_caches[freeslot];
+}
 static __thread char pg_last_state[6];   /* SQLSTATE of the last failure */
 
 static void
 conn_destroy(void *p)
 {
-	if (p != NULL)
+	if (p != NULL) {
+		stmt_forget(p);
 		PQfinish(p);
+	}
 }
 
 int
@@ -57,6 +108,7 @@ pii_pg_free(struct pii_pg *pg)
 		return;
 	c = pthread_getspecific(pg->key);
 	if (c != NULL) {
+		stmt_forget(c);
 		PQfinish(c);
 		pthread_setspecific(pg->key, NULL);
 	}
@@ -146,6 +198,7 @@ pii_pg_conn(struct pii_pg *pg, PGconn **out)
 		return 0;
 	}
 	if (c != NULL) {
+		stmt_forget(c);
 		PQfinish(c);
 		pthread_setspecific(pg->key, NULL);
 	}
@@ -181,6 +234,7 @@ pii_pg_fail(struct pii_pg *pg, PGconn *conn, const PGresult *res)
 	    PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(conn));
 	if (PQstatus(conn) != CONNECTION_OK) {
 		if (pthread_getspecific(pg->key) == conn) {
+			stmt_forget(conn);
 			PQfinish(conn);
 			pthread_setspecific(pg->key, NULL);
 		}
@@ -206,7 +260,37 @@ pii_pg_exec(struct pii_pg *pg, PGconn *conn, const char *sql, int nparams,
 	ExecStatusType st;
 
 	pg_last_state[0] = '\0';
-	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	res = NULL;
+	if (nparams > 0) {
+		struct stmt_cache *sc = stmt_cache_of(conn);
+		size_t i = 0;
+		char name[32];
+
+		while (sc != NULL && i < sc->n && (sc->sql[i] != sql ||
+		    strcmp(sc->sql[i], sql) != 0))
+			i++;
+		if (sc != NULL && i == sc->n && sc->n < STMT_CACHE) {
+			PGresult *pr;
+
+			snprintf(name, sizeof(name), "piiv_%zu", i);
+			pr = PQprepare(conn, name, sql, nparams, NULL);
+			if (pr != NULL && PQresultStatus(pr) == PGRES_COMMAND_OK) {
+				sc->sql[sc->n++] = sql;
+				PQclear(pr);
+			} else {
+				/* its error is the statement's error */
+				res = pr != NULL ? pr : PQmakeEmptyPGresult(conn,
+				    PGRES_FATAL_ERROR);
+				i = STMT_CACHE;
+			}
+		}
+		if (res == NULL && sc != NULL && i < sc->n) {
+			snprintf(name, sizeof(name), "piiv_%zu", i);
+			res = PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
+		}
+	}
+	if (res == NULL)
+		res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		int r = pii_pg_fail(pg, conn, res);

@@ -4,7 +4,9 @@
  * A pii_pg names a database (a libpq connection string).  Each thread that
  * asks for a connection gets its own, opened on first use and reopened after
  * the server went away, so a database restart needs no daemon restart.
- * Statements go only through PQexecParams with constant SQL text.
+ * Statements go only through PQexecParams / PQexecPrepared with constant SQL
+ * text: a statement with parameters is prepared once per connection, known
+ * by its (constant) text.
  */
 #ifndef PII_PG_H
 #define PII_PG_H
