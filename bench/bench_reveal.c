@@ -269,7 +269,7 @@ run_pgbench(const struct opts *o, int c, const char *script, long long lo,
 	double tps = -1;
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "%s -n -c %d -j %d -T %lld -D lo=%lld -D hi=%lld "
+	snprintf(cmd, sizeof(cmd), "%s -n -M prepared -c %d -j %d -T %lld -D lo=%lld -D hi=%lld "
 	    "-f %s '%s' 2>&1", getenv("PGBENCH") ? getenv("PGBENCH") :
 	    "/usr/lib/postgresql/15/bin/pgbench", c, c < 2 ? 1 : 2, o->seconds,
 	    lo, hi, script, o->pg);
