@@ -287,14 +287,22 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 
 	if ((r = pii_pg_conn(vs->db, &c)) != 0)
 		goto fail;
+	/* One round trip: the subject, its wrapped key, its objection state
+	 * and the values asked for (columns 5-9; NULL when it has none). */
 	params[0] = subject_token;
 	params[1] = who.purpose;
+	params[2] = catlit.data;
 	r = pii_pg_exec(vs->db, c,
 	    "SELECT s.id, s.status, k.kek_epoch, encode(k.wrapped_dek, 'hex'),"
 	    " EXISTS (SELECT 1 FROM objections o WHERE o.subject_id = s.id"
-	    "         AND o.purpose = $2)"
+	    "         AND o.purpose = $2),"
+	    " v.token, v.category, encode(v.ciphertext, 'hex'), v.source, "
+	    RFC3339("v.last_seen")
 	    " FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id"
-	    " WHERE s.subject_token = $1", 2, params, &res);
+	    " LEFT JOIN pii_values v ON v.subject_id = s.id"
+	    "   AND v.category = ANY ($3::text[])"
+	    " WHERE s.subject_token = $1"
+	    " ORDER BY v.category, v.last_seen DESC, v.token", 3, params, &res);
 	if (r != 0)
 		goto fail;
 	if (PQntuples(res) == 0) {
@@ -319,38 +327,23 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 	if ((r = unwrap_hex(vs, subject_token, PQgetvalue(res, 0, 3),
 	    PQgetvalue(res, 0, 2), &dek)) != 0)
 		goto fail;
-	{
-		char idbuf[24];
-
-		snprintf(idbuf, sizeof(idbuf), "%s", PQgetvalue(res, 0, 0));
-		PQclear(res);
-		res = NULL;
-		params[0] = idbuf;
-		params[1] = catlit.data;
-		r = pii_pg_exec(vs->db, c,
-		    "SELECT token, category, encode(ciphertext, 'hex'), source, "
-		    RFC3339("last_seen")
-		    " FROM pii_values WHERE subject_id = $1::bigint"
-		    " AND category = ANY ($2::text[])"
-		    " ORDER BY category, last_seen DESC, token", 2, params, &res);
-		if (r != 0)
-			goto fail;
-	}
 	fields = json_object();
 	for (i = 0; i < ncats; i++)
 		json_object_set_new(fields, cats[i], json_array());
 	for (i = 0; i < (size_t)PQntuples(res); i++) {
-		const char *tok = PQgetvalue(res, (int)i, 0);
-		const char *cat = PQgetvalue(res, (int)i, 1);
+		const char *tok = PQgetvalue(res, (int)i, 5);
+		const char *cat = PQgetvalue(res, (int)i, 6);
 		json_t *value = NULL;
 
+		if (PQgetisnull(res, (int)i, 5))
+			continue;   /* the subject has none of these categories */
 		if ((r = open_hex(dek, subject_token, cat, tok,
-		    PQgetvalue(res, (int)i, 2), &value)) != 0)
+		    PQgetvalue(res, (int)i, 7), &value)) != 0)
 			goto fail;
 		json_array_append_new(json_object_get(fields, cat),
 		    json_pack("{s:o, s:s, s:s, s:s}", "value", value, "token", tok,
-		    "source", PQgetvalue(res, (int)i, 3), "last_seen",
-		    PQgetvalue(res, (int)i, 4)));
+		    "source", PQgetvalue(res, (int)i, 8), "last_seen",
+		    PQgetvalue(res, (int)i, 9)));
 		count++;
 	}
 	/* fail closed: no record, no answer */
