@@ -260,19 +260,65 @@ static const char *const peer_setup[] = {
 	NULL,
 };
 
-/* pgbench at c clients for o->seconds: its TPS, or -1. */
+/* p50 and p99 (ms) of the per-transaction latencies in pgbench's logs
+ * PREFIX.* (third field: microseconds). */
+static void
+pgbench_latency(const char *prefix, double *p50, double *p99)
+{
+	char cmd[512], line[256];
+	double *v = NULL;
+	size_t n = 0, cap = 0;
+	FILE *p;
+
+	*p50 = *p99 = -1;
+	snprintf(cmd, sizeof(cmd), "cat %s.* 2>/dev/null", prefix);
+	if ((p = popen(cmd, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), p) != NULL) {
+		long long a, b, us;
+
+		if (sscanf(line, "%lld %lld %lld", &a, &b, &us) != 3)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 65536;
+			double *nv = realloc(v, nc * sizeof(*nv));
+
+			if (nv == NULL)
+				break;
+			v = nv;
+			cap = nc;
+		}
+		v[n++] = (double)us / 1000.0;
+	}
+	pclose(p);
+	if (n > 0) {
+		qsort(v, n, sizeof(*v), cmp_double);
+		*p50 = v[n / 2];
+		*p99 = v[(size_t)((double)n * 0.99)];
+	}
+	free(v);
+	snprintf(cmd, sizeof(cmd), "rm -f %s.*", prefix);
+	if (system(cmd) != 0)
+		fprintf(stderr, "%s: could not remove %s.*\n", prog, prefix);
+}
+
+/* pgbench at c clients for o->seconds: its TPS, or -1; latencies from its
+ * per-transaction log. */
 static double
 run_pgbench(const struct opts *o, int c, const char *script, long long lo,
-    long long hi)
+    long long hi, double *p50, double *p99)
 {
-	char cmd[4096], line[512];
+	char cmd[4096], line[512], prefix[128];
 	double tps = -1;
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "%s -n -M prepared -c %d -j %d -T %lld -D lo=%lld -D hi=%lld "
-	    "-f %s '%s' 2>&1", getenv("PGBENCH") ? getenv("PGBENCH") :
+	snprintf(prefix, sizeof(prefix), "/tmp/bench_reveal.%ld.log",
+	    (long)getpid());
+	snprintf(cmd, sizeof(cmd), "%s -n -M prepared -c %d -j %d -T %lld "
+	    "-D lo=%lld -D hi=%lld -l --log-prefix=%s -f %s '%s' 2>&1",
+	    getenv("PGBENCH") ? getenv("PGBENCH") :
 	    "/usr/lib/postgresql/15/bin/pgbench", c, c < 2 ? 1 : 2, o->seconds,
-	    lo, hi, script, o->pg);
+	    lo, hi, prefix, script, o->pg);
 	if ((p = popen(cmd, "r")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), p) != NULL) {
@@ -285,6 +331,7 @@ run_pgbench(const struct opts *o, int c, const char *script, long long lo,
 			fprintf(stderr, "%s: pgbench: %s", prog, line);
 	}
 	pclose(p);
+	pgbench_latency(prefix, p50, p99);
 	return tps;
 }
 
@@ -402,14 +449,14 @@ main(int argc, char **argv)
 	    "same SELECTs + an audit-row INSERT per transaction\n", o.subjects,
 	    o.seconds);
 	for (i = 0; i < o.nclients; i++) {
-		double rps = 0, p50 = 0, p99 = 0, tps;
+		double rps = 0, p50 = 0, p99 = 0, tps, q50, q99;
 		int n = o.clients[i];
 
 		if (run_vault(&o, n, &rps, &p50, &p99) != 0) {
 			rc = 1;
 			break;
 		}
-		tps = run_pgbench(&o, n, script, lo, hi);
+		tps = run_pgbench(&o, n, script, lo, hi, &q50, &q99);
 		printf("reveal  %2d clients: %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms"
 		    "%s\n", n, rps, p50, p99, n == 16 ? "  (target p99 < 10 ms)" : "");
 		if (tps <= 0) {
@@ -417,7 +464,8 @@ main(int argc, char **argv)
 			rc = 1;
 			continue;
 		}
-		printf("pgbench %2d clients: %8.0f tps\n", n, tps);
+		printf("pgbench %2d clients: %8.0f tps    p50 %6.2f ms  p99 %6.2f ms\n",
+		    n, tps, q50, q99);
 		printf("reveal/pgbench ratio at %d clients: %.2f%s\n", n, rps / tps,
 		    n == 16 ? "  (target >= 0.75)" : "");
 	}
