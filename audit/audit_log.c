@@ -5,9 +5,9 @@
  *
  * Threads: request threads queue an entry (a private copy of the record)
  * and wait on `done`; the appender thread takes everything queued, gives
- * each entry its sequence number and time, encodes and hashes it, COPYs the
- * batch (and a checkpoint when one is due) in one transaction, commits, and
- * wakes the waiters.  Only the appender touches the tree and the database
+ * each entry its sequence number and time, encodes and hashes it, inserts
+ * the batch (and a checkpoint when one is due) with one statement that
+ * commits on its own, and wakes the waiters.  Only the appender touches the tree and the database
  * connection that writes; the mutex guards the queue, the entries' states
  * and the statistics.  An entry is freed by whichever of its two holders
  * (the waiting request, the appender) lets go of it last, so a request that
@@ -356,64 +356,87 @@ time_literal(int64_t at_us, char out[64])
 	    tm.tm_sec, (int)(at_us % 1000000));
 }
 
+/* The batch as parallel PostgreSQL array literals, one per column. */
+enum { A_SEQ, A_AT, A_ACTOR, A_ROLE, A_OBO, A_PURPOSE, A_TICKET, A_ACTION,
+	A_SUBJECT, A_CATS, A_DECISION, A_REASON, A_RID, A_SOURCE, A_BATCH,
+	A_COUNT, A_LEAF, A_N };
+
+struct cols {
+	struct pii_buf b[A_N];
+};
+
+/* s as the next element of array b; NULL as SQL NULL. */
 static void
-copy_opt(struct pii_buf *b, const char *s)
+arr_add(struct pii_buf *b, const char *s)
 {
-	if (s == NULL)
-		pii_buf_puts(b, "\\N");
-	else
-		pii_buf_copy_field(b, s);
+	if (s != NULL) {
+		pii_buf_array_elem(b, s);
+		return;
+	}
+	if (b->len > 0 && b->data[b->len - 1] != '{')
+		pii_buf_putc(b, ',');
+	pii_buf_puts(b, "NULL");
 }
 
-/* One COPY row of audit_records. */
 static void
-copy_row(struct pii_buf *b, const struct audit_position *pos,
+cols_add(struct cols *cl, const struct audit_position *pos,
     const struct audit_record *rec, const unsigned char leaf[AUDIT_HASH_BYTES])
 {
-	char num[48], at[64];
+	char num[24], at[64], hex[AUDIT_HASH_BYTES * 2 + 1];
+	struct pii_buf cats;
 	size_t i;
 
-	pii_buf_copy_field(b, pos->origin);
-	snprintf(num, sizeof(num), "\t%" PRIu64 "\t", pos->seq);
-	pii_buf_puts(b, num);
+	snprintf(num, sizeof(num), "%" PRIu64, pos->seq);
+	arr_add(&cl->b[A_SEQ], num);
 	time_literal(pos->at_us, at);
-	pii_buf_puts(b, at);
-	pii_buf_putc(b, '\t');
-	copy_opt(b, rec->actor);
-	pii_buf_putc(b, '\t');
-	copy_opt(b, rec->role);
-	pii_buf_putc(b, '\t');
-	copy_opt(b, rec->on_behalf_of);
-	pii_buf_putc(b, '\t');
-	copy_opt(b, rec->purpose);
-	pii_buf_putc(b, '\t');
-	copy_opt(b, rec->ticket);
-	pii_buf_putc(b, '\t');
-	copy_opt(b, rec->action);
-	pii_buf_putc(b, '\t');
-	copy_opt(b, rec->subject_token);
-	pii_buf_puts(b, "\t{");
-	/* categories are [a-z0-9_]+ (audit_record_encode checked them) */
+	arr_add(&cl->b[A_AT], at);
+	arr_add(&cl->b[A_ACTOR], rec->actor);
+	arr_add(&cl->b[A_ROLE], rec->role);
+	arr_add(&cl->b[A_OBO], rec->on_behalf_of);
+	arr_add(&cl->b[A_PURPOSE], rec->purpose);
+	arr_add(&cl->b[A_TICKET], rec->ticket);
+	arr_add(&cl->b[A_ACTION], rec->action);
+	arr_add(&cl->b[A_SUBJECT], rec->subject_token);
+	/* categories are [a-z0-9_]+ (audit_record_encode checked them): the
+	 * element is the text of a text[] literal, cast per row */
+	pii_buf_init(&cats, 64 * AUDIT_MAX_CATEGORIES);
+	pii_buf_putc(&cats, '{');
 	for (i = 0; i < rec->ncategories; i++) {
 		if (i > 0)
-			pii_buf_putc(b, ',');
-		pii_buf_puts(b, rec->categories[i]);
+			pii_buf_putc(&cats, ',');
+		pii_buf_puts(&cats, rec->categories[i]);
 	}
-	pii_buf_puts(b, "}\t");
-	copy_opt(b, rec->decision);
-	pii_buf_putc(b, '\t');
-	copy_opt(b, rec->reason);
-	pii_buf_putc(b, '\t');
-	copy_opt(b, rec->request_id);
-	pii_buf_putc(b, '\t');
-	copy_opt(b, rec->source);
-	pii_buf_putc(b, '\t');
-	copy_opt(b, rec->batch_id);
-	snprintf(num, sizeof(num), "\t%lld\t\\\\x", rec->count);
-	pii_buf_puts(b, num);
-	pii_buf_hex(b, leaf, AUDIT_HASH_BYTES);
-	pii_buf_putc(b, '\n');
+	pii_buf_putc(&cats, '}');
+	arr_add(&cl->b[A_CATS], cats.failed ? "{}" : cats.data);
+	pii_buf_free(&cats);
+	arr_add(&cl->b[A_DECISION], rec->decision);
+	arr_add(&cl->b[A_REASON], rec->reason);
+	arr_add(&cl->b[A_RID], rec->request_id);
+	arr_add(&cl->b[A_SOURCE], rec->source);
+	arr_add(&cl->b[A_BATCH], rec->batch_id);
+	snprintf(num, sizeof(num), "%lld", rec->count);
+	arr_add(&cl->b[A_COUNT], num);
+	sodium_bin2hex(hex, sizeof(hex), leaf, AUDIT_HASH_BYTES);
+	arr_add(&cl->b[A_LEAF], hex);
 }
+
+/* The records of a batch, and the checkpoint when one is due, in ONE
+ * statement committed on its own: one round trip and one WAL flush per
+ * group commit.  (BEGIN, COPY and COMMIT took four round trips, and every
+ * request of the next batch waited for all of them.) */
+#define INSERT_RECORDS \
+	"INSERT INTO audit_records (writer, seq, at, actor, role, on_behalf_of," \
+	" purpose, ticket, action, subject_token, categories, decision, reason," \
+	" request_id, source, batch_id, count, leaf)" \
+	" SELECT $1, u.seq, u.at::timestamptz, u.actor, u.role, u.obo," \
+	" u.purpose, u.ticket, u.action, u.subj, u.cats::text[], u.decision," \
+	" u.reason, u.rid, u.source, u.batch, u.count, decode(u.leaf, 'hex')" \
+	" FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]," \
+	" $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]," \
+	" $11::text[], $12::text[], $13::text[], $14::text[], $15::text[]," \
+	" $16::text[], $17::bigint[], $18::text[]) AS u (seq, at, actor, role," \
+	" obo, purpose, ticket, action, subj, cats, decision, reason, rid," \
+	" source, batch, count, leaf)"
 
 static int
 store_checkpoint(struct audit_log *log, PGconn *c,
@@ -508,17 +531,22 @@ commit_batch(struct audit_log *log, struct entry **batch, size_t n)
 {
 	struct audit_merkle_range rg;
 	struct audit_checkpoint cp;
-	struct pii_buf rows;
+	struct cols cl;
 	unsigned char *enc = NULL, leaf[AUDIT_HASH_BYTES];
+	const char *p[23];
+	char size[24], at[24], root[65], sig[129];
 	PGconn *c = NULL;
 	size_t i, enclen;
 	int64_t t;
-	int r, due, in_tx = 0;
+	int r, due;
 
 	if (log->origin_dead)
 		new_origin(log);
 	rg = log->range;
-	pii_buf_init(&rows, (size_t)-1 / 2);
+	for (i = 0; i < A_N; i++) {
+		pii_buf_init(&cl.b[i], (size_t)-1 / 2);
+		pii_buf_putc(&cl.b[i], '{');
+	}
 	if ((enc = malloc(AUDIT_RECORD_MAX)) == NULL) {
 		r = PII_ERR_NOMEM;
 		goto out;
@@ -534,32 +562,42 @@ commit_batch(struct audit_log *log, struct entry **batch, size_t n)
 		audit_merkle_leaf_hash(enc, enclen, leaf);
 		if ((r = audit_merkle_range_append(&rg, leaf)) != 0)
 			goto out;
-		copy_row(&rows, &pos, &batch[i]->rec, leaf);
+		cols_add(&cl, &pos, &batch[i]->rec, leaf);
 	}
-	if (rows.failed) {
-		r = PII_ERR_NOMEM;
-		goto out;
+	for (i = 0; i < A_N; i++) {
+		pii_buf_putc(&cl.b[i], '}');
+		if (cl.b[i].failed) {
+			r = PII_ERR_NOMEM;
+			goto out;
+		}
+		p[1 + i] = cl.b[i].data;
 	}
+	p[0] = log->origin;
 	due = rg.size - log->cp_size >= log->cp_records ||
 	    t - log->cp_at_us >= (int64_t)log->cp_seconds * 1000000;
-	if (due && (r = make_checkpoint(log, &rg, &cp)) != 0)
-		goto out;
+	if (due) {
+		if ((r = make_checkpoint(log, &rg, &cp)) != 0)
+			goto out;
+		snprintf(size, sizeof(size), "%" PRIu64, cp.size);
+		snprintf(at, sizeof(at), "%" PRId64, cp.at_us);
+		sodium_bin2hex(root, sizeof(root), cp.root, sizeof(cp.root));
+		sodium_bin2hex(sig, sizeof(sig), cp.sig, sizeof(cp.sig));
+		p[18] = size;
+		p[19] = root;
+		p[20] = at;
+		p[21] = cp.key_id;
+		p[22] = sig;
+	}
 	if ((r = pii_pg_conn(log->pg, &c)) != 0)
 		goto out;
-	if ((r = pii_pg_exec(log->pg, c, "BEGIN", 0, NULL, NULL)) != 0)
-		goto out;
-	in_tx = 1;
-	r = pii_pg_copy_in(log->pg, c,
-	    "COPY audit_records (writer, seq, at, actor, role, on_behalf_of,"
-	    " purpose, ticket, action, subject_token, categories, decision,"
-	    " reason, request_id, source, batch_id, count, leaf) FROM STDIN",
-	    rows.data, rows.len, NULL);
-	if (r != 0)
-		goto out;
-	if (due && (r = store_checkpoint(log, c, &cp)) != 0)
-		goto out;
-	r = pii_pg_exec(log->pg, c, "COMMIT", 0, NULL, NULL);
-	in_tx = 0;
+	if (due)
+		r = pii_pg_exec(log->pg, c,
+		    "WITH records AS (" INSERT_RECORDS ")"
+		    " INSERT INTO audit_checkpoints (writer, size, root, at_us,"
+		    " key_id, signature) VALUES ($1, $19::bigint, decode($20, 'hex'),"
+		    " $21::bigint, $22, decode($23, 'hex'))", 23, p, NULL);
+	else
+		r = pii_pg_exec(log->pg, c, INSERT_RECORDS, 18, p, NULL);
 	if (r != 0)
 		goto out;
 	log->range = rg;
@@ -580,10 +618,8 @@ commit_batch(struct audit_log *log, struct entry **batch, size_t n)
 	}
 	r = 0;
 out:
-	if (in_tx && c != NULL && PQstatus(c) == CONNECTION_OK)
-		PQclear(PQexec(c, "ROLLBACK"));
 	if (r != 0) {
-		/* the outcome of a failed COMMIT is unknown: never reuse these
+		/* the outcome of a failed commit is unknown: never reuse these
 		 * sequence numbers; the next batch starts a new origin */
 		log->origin_dead = 1;
 		pthread_mutex_lock(&log->mu);
@@ -591,7 +627,8 @@ out:
 		pthread_mutex_unlock(&log->mu);
 	}
 	free(enc);
-	pii_buf_free(&rows);
+	for (i = 0; i < A_N; i++)
+		pii_buf_free(&cl.b[i]);
 	return r;
 }
 
