@@ -242,6 +242,7 @@ run_vault(const struct opts *o, int c, double *rps, double *p50, double *p99)
 
 static const char *const peer_setup[] = {
 	"DROP TABLE IF EXISTS bench_audit_records",
+	"DROP TABLE IF EXISTS bench_reveal_tokens",
 	"DROP SEQUENCE IF EXISTS bench_audit_seq",
 	"CREATE SEQUENCE bench_audit_seq",
 	/* the audit table's columns, keys and indexes (audit/audit_log.c) */
@@ -419,14 +420,27 @@ main(int argc, char **argv)
 		}
 		PQclear(res);
 	}
+	/* the peer looks subjects up by token, as the vault does: this run's
+	 * subject tokens, numbered 1..N in a small side table */
 	{
 		const char *p[1] = { "bench.reveal" };
 
-		res = PQexecParams(c, "SELECT min(subject_id), max(subject_id)"
-		    " FROM pii_values WHERE source = $1", 1, NULL, p, NULL, NULL, 0);
-		lo = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		hi = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		res = PQexecParams(c, "CREATE TABLE bench_reveal_tokens AS"
+		    " SELECT row_number() OVER (ORDER BY s.id)::int AS n,"
+		    " s.subject_token FROM subjects s WHERE s.id IN"
+		    " (SELECT subject_id FROM pii_values WHERE source = $1)", 1, NULL,
+		    p, NULL, NULL, 0);
 		PQclear(res);
+		res = PQexec(c, "ALTER TABLE bench_reveal_tokens ADD PRIMARY KEY (n)");
+		PQclear(res);
+		res = PQexec(c, "SELECT count(*) FROM bench_reveal_tokens");
+		lo = 1;
+		hi = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		if (hi < 1) {
+			fprintf(stderr, "%s: no subjects for the peer\n", prog);
+			return 1;
+		}
 	}
 	snprintf(script, sizeof(script), "/tmp/bench_reveal.%ld.sql",
 	    (long)getpid());
@@ -435,23 +449,28 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: cannot write %s\n", prog, script);
 		return 1;
 	}
+	/* the vault's own reveal query (vault_reveal.c), then the audit row */
 	dprintf(fd,
-	    "\\set sid random(:lo, :hi)\n"
+	    "\\set k random(:lo, :hi)\n"
 	    "BEGIN;\n"
-	    "SELECT s.id, s.subject_token, s.status, k.kek_epoch,"
-	    " encode(k.wrapped_dek, 'hex'), EXISTS (SELECT 1 FROM objections o"
-	    " WHERE o.subject_id = s.id AND o.purpose = 'support')"
-	    " FROM subjects s JOIN subject_keys k ON k.subject_id = s.id"
-	    " WHERE s.id = :sid;\n"
-	    "SELECT token, category, encode(ciphertext, 'hex'), source, last_seen"
-	    " FROM pii_values WHERE subject_id = :sid"
-	    " AND category = ANY ('{email,name}'::text[]);\n"
+	    "SELECT s.id, s.status, k.kek_epoch, encode(k.wrapped_dek, 'hex'),"
+	    " EXISTS (SELECT 1 FROM objections o WHERE o.subject_id = s.id"
+	    " AND o.purpose = 'support'), v.token, v.category,"
+	    " encode(v.ciphertext, 'hex'), v.source, to_char(v.last_seen AT TIME"
+	    " ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24MISS\"Z\"')"   /* pgbench takes
+	    ":MI" for a variable: the same call without the colons */
+	    " FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id"
+	    " LEFT JOIN pii_values v ON v.subject_id = s.id"
+	    " AND v.category = ANY ('{email,name}'::text[])"
+	    " WHERE s.subject_token = (SELECT subject_token FROM bench_reveal_tokens"
+	    " WHERE n = :k)"
+	    " ORDER BY v.category, v.last_seen DESC, v.token;\n"
 	    "INSERT INTO bench_audit_records (writer, seq, at, actor, role,"
 	    " on_behalf_of, purpose, ticket, action, subject_token, categories,"
 	    " decision, reason, request_id, source, batch_id, count, leaf)"
 	    " VALUES ('pgbench/1', nextval('bench_audit_seq'), now(), 'proxy',"
-	    " 'cs_agent', 'agent7@corp', 'support', 'CS-' || :sid, 'reveal',"
-	    " 'tok_subject_v1_' || md5(:sid::text), '{email,name}', 'allow', 'ok',"
+	    " 'cs_agent', 'agent7@corp', 'support', 'CS-' || :k, 'reveal',"
+	    " 'tok_subject_v1_' || md5(:k::text), '{email,name}', 'allow', 'ok',"
 	    " md5(random()::text), NULL, NULL, 2,"
 	    " sha256(convert_to(md5(random()::text), 'UTF8')));\n"
 	    "COMMIT;\n");
@@ -483,6 +502,8 @@ main(int argc, char **argv)
 		    n == 16 ? "  (target >= 0.75)" : "");
 	}
 	res = PQexec(c, "DROP TABLE IF EXISTS bench_audit_records");
+	PQclear(res);
+	res = PQexec(c, "DROP TABLE IF EXISTS bench_reveal_tokens");
 	PQclear(res);
 	res = PQexec(c, "DROP SEQUENCE IF EXISTS bench_audit_seq");
 	PQclear(res);
