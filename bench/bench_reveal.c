@@ -223,6 +223,15 @@ run_vault(const struct opts *o, int c, double *rps, double *p50, double *p99)
 	}
 	if (total == 0)
 		rc = -1;
+	if (getenv("BENCH_PER_CLIENT") != NULL)
+		for (i = 0; i < c; i++) {
+			if (w[i].nlat == 0)
+				continue;
+			qsort(w[i].lat, w[i].nlat, sizeof(double), cmp_double);
+			fprintf(stderr, "client %2d: %6zu requests  p50 %6.2f ms  p99 "
+			    "%6.2f ms\n", i, w[i].nlat, w[i].lat[w[i].nlat / 2] * 1000,
+			    w[i].lat[(size_t)((double)w[i].nlat * 0.99)] * 1000);
+		}
 	if (rc == 0 && (all = malloc(total * sizeof(*all))) != NULL) {
 		for (i = 0; i < c; i++) {
 			memcpy(all + k, w[i].lat, w[i].nlat * sizeof(*all));
