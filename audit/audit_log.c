@@ -64,6 +64,14 @@ struct audit_log {
 	int64_t unpub_since_us;         /* oldest record not under a published
 	                                 * checkpoint; 0: none (under mu) */
 	struct audit_log_stats st;      /* under mu */
+	/* checkpoints waiting for the witness (under mu), and the thread that
+	 * appends them, so that the appender never waits for the witness's
+	 * fsync: a stalled appender stalls every request waiting to commit */
+	struct audit_checkpoint pending[MAX_PENDING_CP];
+	size_t npending;
+	pthread_cond_t pub_cv;
+	pthread_t pub_thread;
+	int pub_started, pub_stopping;
 
 	/* appender thread only */
 	char origin_base[AUDIT_ORIGIN_MAX - 12];
@@ -73,8 +81,6 @@ struct audit_log {
 	struct audit_merkle_range range;
 	uint64_t cp_size;               /* size of the last stored checkpoint */
 	int64_t cp_at_us;
-	struct audit_checkpoint pending[MAX_PENDING_CP];
-	size_t npending;
 };
 
 /* ---- schema ------------------------------------------------------------- */
@@ -206,6 +212,7 @@ audit_log_new(const struct audit_log_config *cfg, struct audit_log **out,
 	pthread_mutex_init(&log->mu, NULL);
 	pthread_cond_init(&log->work, NULL);
 	pthread_cond_init(&log->done, NULL);
+	pthread_cond_init(&log->pub_cv, NULL);
 	r = pii_pg_new(log->conninfo, "piivault-audit", cfg->statement_timeout_ms,
 	    &log->pg);
 	if (r != 0) {
@@ -473,9 +480,10 @@ make_checkpoint(struct audit_log *log, const struct audit_merkle_range *rg,
 	return audit_checkpoint_sign(log->signer, cp);
 }
 
-/* Queue cp for the witness (the newest are kept if the queue is full). */
+/* Queue cp for the witness (the newest are kept if the queue is full) and
+ * wake the publisher.  Called with mu held. */
 static void
-pending_add(struct audit_log *log, const struct audit_checkpoint *cp)
+pending_add_locked(struct audit_log *log, const struct audit_checkpoint *cp)
 {
 	if (log->npending == MAX_PENDING_CP) {
 		memmove(&log->pending[0], &log->pending[1],
@@ -483,45 +491,89 @@ pending_add(struct audit_log *log, const struct audit_checkpoint *cp)
 		log->npending--;
 	}
 	log->pending[log->npending++] = *cp;
+	pthread_cond_signal(&log->pub_cv);
 }
 
-/* Publish every waiting checkpoint, oldest first; stop at the first
- * failure.  Called without mu. */
 static void
-publish_pending(struct audit_log *log)
+pending_add(struct audit_log *log, const struct audit_checkpoint *cp)
 {
-	struct pii_errinfo ei;
-	size_t done = 0;
-	int failed = 0;
-
-	while (done < log->npending) {
-		if (audit_witness_append(log->witness_path, &log->pending[done],
-		    &ei) != 0) {
-			failed = 1;
-			break;
-		}
-		done++;
-	}
 	pthread_mutex_lock(&log->mu);
-	if (failed)
-		log->st.witness_failures++;
-	if (done > 0) {
-		const struct audit_checkpoint *last = &log->pending[done - 1];
-
-		/* everything of the current origin up to last->size is now
-		 * witnessed; records after it are newer than the checkpoint */
-		if (strcmp(last->origin, log->origin) == 0 &&
-		    last->size == log->range.size && done == log->npending)
-			log->unpub_since_us = 0;
-		else if (done == log->npending)
-			log->unpub_since_us = last->at_us;
-	}
-	log->st.publish_overdue = log->unpub_since_us != 0 &&
-	    now_us() - log->unpub_since_us > (int64_t)log->window_s * 1000000;
+	pending_add_locked(log, cp);
 	pthread_mutex_unlock(&log->mu);
-	memmove(&log->pending[0], &log->pending[done],
-	    sizeof(log->pending[0]) * (log->npending - done));
-	log->npending -= done;
+}
+
+/*
+ * The publisher: takes every waiting checkpoint, appends them to the
+ * witness oldest first (each line fsynced) without holding mu, and puts
+ * back what could not be written, to retry every audit_checkpoint_seconds.
+ */
+static void *
+publisher(void *arg)
+{
+	struct audit_log *log = arg;
+	struct audit_checkpoint mine[MAX_PENDING_CP];
+	struct pii_errinfo ei;
+	size_t n, done, i;
+	int stop = 0;
+
+	pthread_mutex_lock(&log->mu);
+	while (!stop) {
+		if (log->npending == 0 && !log->pub_stopping) {
+			struct timespec ts;
+			int64_t due = now_us() + (int64_t)log->cp_seconds * 1000000;
+
+			ts.tv_sec = (time_t)(due / 1000000);
+			ts.tv_nsec = (long)(due % 1000000) * 1000;
+			(void)pthread_cond_timedwait(&log->pub_cv, &log->mu, &ts);
+		}
+		stop = log->pub_stopping;
+		n = log->npending;
+		memcpy(mine, log->pending, n * sizeof(mine[0]));
+		log->npending = 0;
+		pthread_mutex_unlock(&log->mu);
+
+		for (done = 0; done < n; done++)
+			if (audit_witness_append(log->witness_path, &mine[done],
+			    &ei) != 0)
+				break;
+
+		pthread_mutex_lock(&log->mu);
+		if (done < n) {
+			/* put the rest back before anything queued meanwhile;
+			 * if that overflows, the oldest go */
+			size_t keep = n - done, total = keep + log->npending;
+			struct audit_checkpoint merged[2 * MAX_PENDING_CP];
+
+			memcpy(merged, &mine[done], keep * sizeof(merged[0]));
+			memcpy(merged + keep, log->pending,
+			    log->npending * sizeof(merged[0]));
+			i = total > MAX_PENDING_CP ? total - MAX_PENDING_CP : 0;
+			log->npending = total - i;
+			memcpy(log->pending, merged + i,
+			    log->npending * sizeof(merged[0]));
+			log->st.witness_failures++;
+		}
+		if (done > 0) {
+			const struct audit_checkpoint *last = &mine[done - 1];
+
+			/* everything of the current origin up to last->size is
+			 * witnessed; records after it are newer than it */
+			if (done == n && log->npending == 0 &&
+			    strcmp(last->origin, log->st.origin) == 0 &&
+			    last->size == log->st.size)
+				log->unpub_since_us = 0;
+			else if (log->npending == 0)
+				log->unpub_since_us = last->at_us;
+		}
+		log->st.publish_overdue = log->unpub_since_us != 0 &&
+		    now_us() - log->unpub_since_us >
+		    (int64_t)log->window_s * 1000000;
+		if (stop && log->npending > 0 && done == 0)
+			break;   /* stopping, and the witness does not take them */
+		stop = stop && log->npending == 0;
+	}
+	pthread_mutex_unlock(&log->mu);
+	return NULL;
 }
 
 /* Write a batch (n >= 1 entries) and, when due, a checkpoint, in one
@@ -672,7 +724,7 @@ appender(void *arg)
 			struct timespec ts;
 			int64_t due = log->cp_at_us + (int64_t)log->cp_seconds * 1000000;
 
-			if (log->range.size == log->cp_size && log->npending == 0)
+			if (log->range.size == log->cp_size)
 				due = now_us() + (int64_t)log->cp_seconds * 1000000;
 			ts.tv_sec = (time_t)(due / 1000000);
 			ts.tv_nsec = (long)(due % 1000000) * 1000;
@@ -697,8 +749,6 @@ appender(void *arg)
 			checkpoint_alone(log);
 		if (stop)
 			checkpoint_alone(log);
-		if (log->npending > 0)
-			publish_pending(log);
 
 		pthread_mutex_lock(&log->mu);
 		for (i = 0; i < n; i++) {
@@ -754,6 +804,10 @@ audit_log_start(struct audit_log *log, struct pii_errinfo *ei)
 	    log->writer, stamp, hex);
 	new_origin(log);
 	snprintf(log->st.origin, sizeof(log->st.origin), "%s", log->origin);
+	if (pthread_create(&log->pub_thread, NULL, publisher, log) != 0)
+		return pii_errinfo_set(ei, PII_ERR_NOMEM, NULL,
+		    "cannot start the audit publisher thread");
+	log->pub_started = 1;
 	if (pthread_create(&log->thread, NULL, appender, log) != 0)
 		return pii_errinfo_set(ei, PII_ERR_NOMEM, NULL,
 		    "cannot start the audit appender thread");
@@ -775,6 +829,14 @@ audit_log_free(struct audit_log *log)
 		pthread_mutex_unlock(&log->mu);
 		pthread_join(log->thread, NULL);
 	}
+	if (log->pub_started) {
+		/* after the appender: its last checkpoint is published too */
+		pthread_mutex_lock(&log->mu);
+		log->pub_stopping = 1;
+		pthread_cond_broadcast(&log->pub_cv);
+		pthread_mutex_unlock(&log->mu);
+		pthread_join(log->pub_thread, NULL);
+	}
 	while ((e = log->head) != NULL) {   /* none once the appender ran */
 		log->head = e->next;
 		entry_release(e);
@@ -783,6 +845,7 @@ audit_log_free(struct audit_log *log)
 		pthread_mutex_destroy(&log->mu);
 		pthread_cond_destroy(&log->work);
 		pthread_cond_destroy(&log->done);
+		pthread_cond_destroy(&log->pub_cv);
 	}
 	pii_pg_free(log->pg);
 	audit_signer_free(log->signer);
