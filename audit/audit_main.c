@@ -115,6 +115,34 @@ cmd_keygen(int argc, char **argv)
 	return r == 0 ? 0 : die("keygen", &ei);
 }
 
+/* The trusted public keys: the --pubkey files, else $PIIV_AUDIT_PUBKEY.
+ * 0, 1 (a key would not load: said) or 2 (none given: usage). */
+static int
+load_trusted_keys(const char *cmd, const char **files, size_t n,
+    struct audit_pubkey *keys, size_t *nkeys)
+{
+	struct pii_errinfo ei;
+	const char *env = getenv("PIIV_AUDIT_PUBKEY");
+	char msg[96];
+	size_t i;
+
+	if (n == 0 && env != NULL && *env != '\0')
+		files[n++] = env;
+	if (n == 0) {
+		snprintf(msg, sizeof(msg), "%s needs the trusted public key: "
+		    "--pubkey FILE (or PIIV_AUDIT_PUBKEY)", cmd);
+		return usage(msg);
+	}
+	pii_errinfo_clear(&ei);
+	for (i = 0; i < n; i++)
+		if (audit_pubkey_load(files[i], &keys[i], &ei) != 0)
+			return die(cmd, &ei);
+	*nkeys = n;
+	return 0;
+}
+
+static PGconn *connect_db(const char *db, const char *cmd);
+
 static int
 cmd_verify(int argc, char **argv)
 {
@@ -132,7 +160,7 @@ cmd_verify(int argc, char **argv)
 	const char *db = getenv("PIIV_AUDIT_PG"), *wdir = getenv("PIIV_WITNESS");
 	const char *keyfiles[MAX_KEYS];
 	char *wfile = NULL;
-	size_t nkeys = 0, i;
+	size_t nkeys = 0;
 	PGconn *conn = NULL;
 	int c, rc = 1;
 
@@ -160,16 +188,9 @@ cmd_verify(int argc, char **argv)
 		return usage("verify takes no operands");
 	if (db == NULL || *db == '\0')
 		return usage("verify needs --db CONNINFO (or PIIV_AUDIT_PG)");
-	if (nkeys == 0 && getenv("PIIV_AUDIT_PUBKEY") != NULL &&
-	    *getenv("PIIV_AUDIT_PUBKEY") != '\0')
-		keyfiles[nkeys++] = getenv("PIIV_AUDIT_PUBKEY");
-	if (nkeys == 0)
-		return usage("verify needs the trusted public key: --pubkey FILE "
-		    "(or PIIV_AUDIT_PUBKEY)");
+	if ((c = load_trusted_keys("verify", keyfiles, nkeys, keys, &nkeys)) != 0)
+		return c;
 	pii_errinfo_clear(&ei);
-	for (i = 0; i < nkeys; i++)
-		if (audit_pubkey_load(keyfiles[i], &keys[i], &ei) != 0)
-			return die("verify", &ei);
 	if (wdir != NULL && *wdir != '\0') {
 		size_t n = strlen(wdir) + sizeof("/checkpoints");
 
@@ -177,12 +198,8 @@ cmd_verify(int argc, char **argv)
 			return 1;
 		snprintf(wfile, n, "%s/checkpoints", wdir);
 	}
-	conn = PQconnectdb(db);
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "pii-audit: verify: cannot connect to the audit "
-		    "database: %s", PQerrorMessage(conn));
+	if ((conn = connect_db(db, "verify")) == NULL)
 		goto out;
-	}
 	vo.keys = keys;
 	vo.nkeys = nkeys;
 	vo.witness_file = wfile;
@@ -443,16 +460,10 @@ cmd_verify_proof(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return usage("verify-proof needs one PROOF_FILE");
-	if (nkeys == 0 && getenv("PIIV_AUDIT_PUBKEY") != NULL &&
-	    *getenv("PIIV_AUDIT_PUBKEY") != '\0')
-		keyfiles[nkeys++] = getenv("PIIV_AUDIT_PUBKEY");
-	if (nkeys == 0)
-		return usage("verify-proof needs the trusted public key: --pubkey "
-		    "FILE (or PIIV_AUDIT_PUBKEY)");
+	if ((c = load_trusted_keys("verify-proof", keyfiles, nkeys, keys,
+	    &nkeys)) != 0)
+		return c;
 	pii_errinfo_clear(&ei);
-	for (i = 0; i < nkeys; i++)
-		if (audit_pubkey_load(keyfiles[i], &keys[i], &ei) != 0)
-			return die("verify-proof", &ei);
 	if (pii_read_small_file(argv[optind], AUDIT_PROOF_MAX, &text, &len) != 0) {
 		fprintf(stderr, "pii-audit: verify-proof: cannot read %s (at most "
 		    "%d bytes)\n", argv[optind], AUDIT_PROOF_MAX);
