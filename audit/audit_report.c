@@ -39,7 +39,8 @@ run(PGconn *c, const char *sql, int n, const char *const *p, PGresult **out,
 		const char *state = PQresultErrorField(q, PG_DIAG_SQLSTATE);
 		int r;
 
-		/* 22xxx: a malformed --since or --until */
+		/* SQLSTATE class 22 (data exception): a malformed --since or
+		 * --until */
 		if (state != NULL && strncmp(state, "22", 2) == 0)
 			r = pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, "since/until",
 			    "not a timestamp (use e.g. 2026-11-01 or "

@@ -18,6 +18,7 @@
  * their ratio.  Asserts nothing about timing.
  */
 #include <errno.h>
+#include <glob.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -275,41 +276,55 @@ static const char *const peer_setup[] = {
 static void
 pgbench_latency(const char *prefix, double *p50, double *p99)
 {
-	char cmd[512], line[256];
+	char pattern[160], line[256];
 	double *v = NULL;
-	size_t n = 0, cap = 0;
-	FILE *p;
+	size_t n = 0, cap = 0, k;
+	glob_t g;
+	FILE *f;
 
 	*p50 = *p99 = -1;
-	snprintf(cmd, sizeof(cmd), "cat %s.* 2>/dev/null", prefix);
-	if ((p = popen(cmd, "r")) == NULL)
+	snprintf(pattern, sizeof(pattern), "%s.*", prefix);
+	if (glob(pattern, 0, NULL, &g) != 0)
 		return;
-	while (fgets(line, sizeof(line), p) != NULL) {
-		long long a, b, us;
-
-		if (sscanf(line, "%lld %lld %lld", &a, &b, &us) != 3)
+	for (k = 0; k < g.gl_pathc; k++) {
+		if ((f = fopen(g.gl_pathv[k], "r")) == NULL)
 			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 65536;
-			double *nv = realloc(v, nc * sizeof(*nv));
+		while (fgets(line, sizeof(line), f) != NULL) {
+			long long a, b, us;
 
-			if (nv == NULL)
-				break;
-			v = nv;
-			cap = nc;
+			if (sscanf(line, "%lld %lld %lld", &a, &b, &us) != 3)
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 65536;
+				double *nv = realloc(v, nc * sizeof(*nv));
+
+				if (nv == NULL)
+					break;
+				v = nv;
+				cap = nc;
+			}
+			v[n++] = (double)us / 1000.0;
 		}
-		v[n++] = (double)us / 1000.0;
+		fclose(f);
+		if (unlink(g.gl_pathv[k]) != 0)
+			fprintf(stderr, "%s: could not remove %s\n", prog,
+			    g.gl_pathv[k]);
 	}
-	pclose(p);
+	globfree(&g);
 	if (n > 0) {
 		qsort(v, n, sizeof(*v), cmp_double);
 		*p50 = v[n / 2];
 		*p99 = v[(size_t)((double)n * 0.99)];
 	}
 	free(v);
-	snprintf(cmd, sizeof(cmd), "rm -f %s.*", prefix);
-	if (system(cmd) != 0)
-		fprintf(stderr, "%s: could not remove %s.*\n", prog, prefix);
+}
+
+/* Run constant SQL without parameters; failures are reported by the caller
+ * where they matter. */
+static PGresult *
+run_sql(PGconn *c, const char *sql)
+{
+	return PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);
 }
 
 /* pgbench at c clients for o->seconds: its TPS, or -1; latencies from its
@@ -417,12 +432,12 @@ main(int argc, char **argv)
 			NULL };
 
 		for (i = 0; quiet[i] != NULL; i++) {
-			res = PQexec(c, quiet[i]);
+			res = run_sql(c, quiet[i]);
 			PQclear(res);
 		}
 	}
 	for (i = 0; peer_setup[i] != NULL; i++) {
-		res = PQexec(c, peer_setup[i]);
+		res = run_sql(c, peer_setup[i]);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			fprintf(stderr, "%s: %s", prog, PQerrorMessage(c));
 			return 1;

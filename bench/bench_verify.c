@@ -24,6 +24,7 @@
 #include "../audit/audit_record.h"
 #include "../audit/audit_verify.h"
 #include "../common/buf.h"
+#include "../common/keyfile.h"
 
 static const char *prog = "bench_verify";
 
@@ -39,7 +40,7 @@ now_s(void)
 static int
 exec_ok(PGconn *c, const char *sql)
 {
-	PGresult *r = PQexec(c, sql);
+	PGresult *r = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 
 	if (!ok)
@@ -95,7 +96,7 @@ main(int argc, char **argv)
 	struct pii_errinfo ei;
 	struct pii_buf b;
 	unsigned char enc[4096], leaf[32];
-	char origin[AUDIT_ORIGIN_MAX], keydir[] = "/tmp/bench_verify.XXXXXX";
+	char origin[AUDIT_ORIGIN_MAX], keydir[64];
 	char keyf[256], pubf[300], line[320];
 	const char *conninfo = getenv("PIIV_AUDIT_PG");
 	long long n = 1000000, i, raw_rows = 0;
@@ -126,6 +127,7 @@ main(int argc, char **argv)
 		    getenv("PIIV_DIR"));
 		keep_key = 1;
 	} else {
+		(void)pii_temp_template(keydir, sizeof(keydir), "/tmp/bench_verify.");
 		if (mkdtemp(keydir) == NULL)
 			return 1;
 		snprintf(keyf, sizeof(keyf), "%s/k", keydir);

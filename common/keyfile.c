@@ -13,6 +13,20 @@
 
 #include "keyfile.h"
 
+int
+pii_temp_template(char *out, size_t cap, const char *prefix)
+{
+	size_t n = strlen(prefix), i;
+
+	if (cap < n + 7)
+		return -1;
+	memcpy(out, prefix, n);
+	for (i = 0; i < 6; i++)
+		out[n + i] = 'X';
+	out[n + 6] = '\0';
+	return 0;
+}
+
 const char *
 pii_errno_text(int e, char *buf, size_t cap)
 {
@@ -123,12 +137,12 @@ pii_write_file_atomic(const char *path, const char *what, const void *data,
 	size_t plen = strlen(path);
 	int fd = -1, r = PII_ERR_IO, e, have_tmp = 0;
 
-	if ((tmp = malloc(plen + sizeof(".tmp.XXXXXX"))) == NULL) {
+	if ((tmp = malloc(plen + sizeof(".tmp.") + 6)) == NULL) {
 		r = PII_ERR_NOMEM;
 		goto out;
 	}
 	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".tmp.XXXXXX", sizeof(".tmp.XXXXXX"));
+	(void)pii_temp_template(tmp + plen, sizeof(".tmp.") + 6, ".tmp.");
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		r = pii_errinfo_set(ei, PII_ERR_IO, NULL, "%s %.160s: "
 		    "create temporary file: %s", what, path,

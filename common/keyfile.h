@@ -28,6 +28,10 @@ int pii_fsync_dir_of(const char *path);
 int pii_write_file_atomic(const char *path, const char *what, const void *data,
     size_t len, int exclusive, struct pii_errinfo *ei);
 
+/* prefix followed by the six placeholder characters mkstemp/mkdtemp
+ * replace, into out (cap bytes; truncated prefixes are refused: -1). */
+int pii_temp_template(char *out, size_t cap, const char *prefix);
+
 /* strerror_r into buf (GNU: the text may not be in buf). */
 const char *pii_errno_text(int e, char *buf, size_t cap);
 

@@ -325,7 +325,7 @@ pii_pg_copy_in(struct pii_pg *pg, PGconn *conn, const char *sql,
 	int r = 0;
 
 	pg_last_state[0] = '\0';
-	res = PQexec(conn, sql);
+	res = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
 		r = pii_pg_fail(pg, conn, res);
 		PQclear(res);

@@ -22,6 +22,7 @@
 #include "../../common/err.h"
 #include "../../common/http.h"
 #include "../../common/json_util.h"
+#include "../../common/keyfile.h"
 #include "../../vault/vault_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,7 +46,7 @@ open_tmp(void)
 		snprintf(tmp_path, sizeof(tmp_path), "/proc/self/fd/%d", tmp_fd);
 		return;
 	}
-	snprintf(tmp_unlink, sizeof(tmp_unlink), "/tmp/fuzz_config.XXXXXX");
+	(void)pii_temp_template(tmp_unlink, sizeof(tmp_unlink), "/tmp/fuzz_config.");
 	tmp_fd = mkstemp(tmp_unlink);
 	if (tmp_fd < 0) {
 		perror("fuzz_config: mkstemp");

@@ -22,96 +22,23 @@
 #include "../../audit/audit_merkle.h"
 #include "../../audit/audit_record.h"
 #include "tap.h"
+#include "testfiles.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-static char dir[64];
 
 /* ---- helpers ---------------------------------------------------------- */
 
 static void
 make_dir(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/piiv-test-audit-XXXXXX");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		exit(2);
-	}
-}
-
-static void
-remove_dir(void)
-{
-	char p[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
+	test_dir_make("/tmp/piiv-test-audit-");
 }
 
 static void
 path_in_dir(char *out, size_t cap, const char *name)
 {
 	snprintf(out, cap, "%s/%s", dir, name);
-}
-
-/* The whole file, NUL-terminated, its length in *len; NULL if unreadable. */
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf != NULL && len != NULL)
-		*len = (size_t)n;
-	return buf;
-}
-
-static int
-spit(const char *path, const void *data, size_t len, mode_t mode)
-{
-	int fd;
-	ssize_t w;
-
-	unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
-	if (fd < 0)
-		return -1;
-	w = write(fd, data, len);
-	fchmod(fd, mode);
-	close(fd);
-	return w == (ssize_t)len ? 0 : -1;
-}
-
-static mode_t
-file_mode(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) != 0)
-		return (mode_t)-1;
-	return st.st_mode & 07777;
 }
 
 static int

@@ -20,6 +20,7 @@
 #include "../../common/err.h"
 #include "../../common/http.h"
 #include "../../common/json_util.h"
+#include "../../common/keyfile.h"
 #include "../../vault/vault_config.h"
 #include "tap.h"
 
@@ -722,7 +723,7 @@ test_config(void)
 	size_t i;
 	int r;
 
-	snprintf(cfg_dir, sizeof(cfg_dir), "/tmp/piiv-test-common-XXXXXX");
+	(void)pii_temp_template(cfg_dir, sizeof(cfg_dir), "/tmp/piiv-test-common-");
 	if (mkdtemp(cfg_dir) == NULL) {
 		CHECK(0, "config: mkdtemp");
 		return;

@@ -26,8 +26,8 @@
 #include "../../vault/vault_keys.h"
 #include "../../vault/vault_keys_int.h"
 #include "tap.h"
+#include "testfiles.h"
 
-static char dir[64];
 static char root_path[128], ks_path[128], bad_path[128], root2_path[128],
     ks2_path[128];
 
@@ -36,82 +36,12 @@ static char root_path[128], ks_path[128], bad_path[128], root2_path[128],
 static void
 make_dir(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/piiv-test-crypto-XXXXXX");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		exit(2);
-	}
+	test_dir_make("/tmp/piiv-test-crypto-");
 	snprintf(root_path, sizeof(root_path), "%s/root.key", dir);
 	snprintf(ks_path, sizeof(ks_path), "%s/keystore.json", dir);
 	snprintf(bad_path, sizeof(bad_path), "%s/tampered.json", dir);
 	snprintf(root2_path, sizeof(root2_path), "%s/root2.key", dir);
 	snprintf(ks2_path, sizeof(ks2_path), "%s/keystore2.json", dir);
-}
-
-static void
-remove_dir(void)
-{
-	char p[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
-static int
-spit(const char *path, const void *data, size_t len, mode_t mode)
-{
-	int fd;
-	ssize_t w;
-
-	unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
-	if (fd < 0)
-		return -1;
-	w = write(fd, data, len);
-	fchmod(fd, mode);
-	close(fd);
-	return w == (ssize_t)len ? 0 : -1;
-}
-
-static mode_t
-file_mode(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) != 0)
-		return (mode_t)-1;
-	return st.st_mode & 07777;
 }
 
 static long
@@ -527,7 +457,7 @@ test_tamper(void)
 	r = vault_keys_generate_root(root2_path, &ei);
 	r |= vault_keys_keystore_init(root_path, ks2_path, &ei);
 	CHECK(r == 0, "second keystore under the same root key");
-	orig = slurp(ks_path);
+	orig = slurp(ks_path, NULL);
 	for (i = 0; orig != NULL && i < sizeof(rows) / sizeof(rows[0]); i++) {
 		if (rows[i].raw != NULL && strcmp(rows[i].raw, "DUP") == 0) {
 			size_t n = strlen(orig);
@@ -669,7 +599,7 @@ test_dek_and_rotation(void)
 		CHECK(r == 0 && e3 == 4, "destroyed epochs are never reused (%u)", e3);
 		vault_keys_free(k2);
 	}
-	text = slurp(ks_path);
+	text = slurp(ks_path, NULL);
 	CHECK(text != NULL && strstr(text, "\"destroyed_epochs\": [\n    1,\n    2\n  ]")
 	    != NULL, "keystore file records destroyed epochs 1 and 2");
 	free(text);
