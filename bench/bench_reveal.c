@@ -382,9 +382,17 @@ main(int argc, char **argv)
 			o.seconds = strtoll(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--subjects") == 0 && i + 1 < (size_t)argc)
 			o.subjects = strtoll(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--clients") == 0 && i + 1 < (size_t)argc) {
+			o.clients[0] = (int)strtol(argv[++i], NULL, 10);
+			o.nclients = 1;
+			if (o.clients[0] < 1 || o.clients[0] > 256) {
+				fprintf(stderr, "%s: --clients 1..256\n", prog);
+				return 2;
+			}
+		}
 		else if (strcmp(argv[i], "--help") == 0) {
-			printf("usage: %s [--seconds S] [--subjects N]\n"
-			    "Audited reveals at 1 and 16 clients for S seconds each (10)\n"
+			printf("usage: %s [--seconds S] [--subjects N] [--clients C]\n"
+			    "Audited reveals at 1 and 16 clients (or C only) for S seconds each (10)\n"
 			    "over N tokenized subjects (2000), against pgbench running the\n"
 			    "equivalent SELECT + INSERT transaction.  Needs PIIV_VAULT_URL,\n"
 			    "PIIV_CACERT, PIIV_PROXY_TOKEN, PIIV_TAGGER_TOKEN, PIIV_PG.\n",
