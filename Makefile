@@ -27,6 +27,7 @@ endif
 COMMON_SRC := $(wildcard common/*.c)
 AUDIT_SRC  := $(filter-out audit/audit_main.c,$(wildcard audit/audit_*.c))
 VAULT_SRC  := $(filter-out vault/vault_main.c,$(wildcard vault/*.c))
+TAG_SRC    := $(filter-out tagger/tag_main.c,$(wildcard tagger/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 BENCH_SRC  := $(wildcard bench/bench_*.c)
@@ -37,7 +38,8 @@ obj = $(patsubst %.c,$(O)/%.o,$(1))
 LIBCOMMON := $(O)/libpiicommon.a
 LIBAUDIT  := $(O)/libpiiaudit.a
 LIBVAULT  := $(O)/libpiivault.a
-BINS      := $(O)/bin/pii-vault $(O)/bin/pii-audit
+LIBTAG    := $(O)/libpiitag.a
+BINS      := $(O)/bin/pii-vault $(O)/bin/pii-audit $(if $(wildcard tagger/tag_main.c),$(O)/bin/pii-tag)
 UNITS     := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 TOOLS     := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRC))
 BENCHES   := $(patsubst bench/%.c,$(O)/bench/%,$(BENCH_SRC))
@@ -55,6 +57,8 @@ $(LIBAUDIT): $(call obj,$(AUDIT_SRC))
 	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
 $(LIBVAULT): $(call obj,$(VAULT_SRC))
 	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+$(LIBTAG): $(call obj,$(TAG_SRC))
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
 
 $(O)/bin/pii-vault: $(O)/vault/vault_main.o $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -62,14 +66,17 @@ $(O)/bin/pii-vault: $(O)/vault/vault_main.o $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
 $(O)/bin/pii-audit: $(O)/audit/audit_main.o $(LIBAUDIT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/bin/pii-tag: $(O)/tagger/tag_main.o $(LIBTAG) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(O)/tests/%: $(O)/tests/unit/%.o $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
+$(O)/tests/%: $(O)/tests/unit/%.o $(LIBTAG) $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(O)/tools/%: $(O)/tests/tools/%.o $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(O)/bench/%: $(O)/bench/%.o $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
+$(O)/bench/%: $(O)/bench/%.o $(LIBTAG) $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -95,7 +102,7 @@ fuzz: deps
 	@mkdir -p $(O)/fuzz
 	@for f in $(FUZZ_SRC); do \
 	  n=$$(basename $$f .c); \
-	  clang $(FUZZ_CFLAGS) -o $(O)/fuzz/$$n $$f $(COMMON_SRC) $(VAULT_SRC) $(AUDIT_SRC) $(LDLIBS) || exit 1; \
+	  clang $(FUZZ_CFLAGS) -o $(O)/fuzz/$$n $$f $(COMMON_SRC) $(VAULT_SRC) $(AUDIT_SRC) $(TAG_SRC) $(LDLIBS) || exit 1; \
 	  mkdir -p $(O)/fuzz/$$n.corpus; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
 	  $(O)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
@@ -116,6 +123,9 @@ lint:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/piivault
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
+	install -m 0644 tagger/piitag.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(LIBTAG) $(LIBCOMMON) $(DESTDIR)$(PREFIX)/lib/
 	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/piivault/
 
 clean:
