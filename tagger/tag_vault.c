@@ -35,6 +35,19 @@ struct tag_vault {
 	int retries;
 };
 
+/* Free a header list after wiping every line: one of them is the
+ * Authorization header, and curl_slist_append keeps its own copy. */
+static void
+slist_wipe_free(struct curl_slist *l)
+{
+	struct curl_slist *i;
+
+	for (i = l; i != NULL; i = i->next)
+		if (i->data != NULL)
+			sodium_memzero(i->data, strlen(i->data));
+	curl_slist_free_all(l);
+}
+
 static size_t
 on_data(char *p, size_t size, size_t n, void *arg)
 {
@@ -51,7 +64,7 @@ tag_vault_free(struct tag_vault *v)
 		return;
 	if (v->h != NULL)
 		curl_easy_cleanup(v->h);
-	curl_slist_free_all(v->hdrs);
+	slist_wipe_free(v->hdrs);
 	if (v->auth != NULL) {
 		sodium_memzero(v->auth, strlen(v->auth));
 		free(v->auth);
@@ -192,10 +205,22 @@ tag_vault_tokenize(struct tag_vault *v, const char *body, size_t len,
 
 	memset(f, 0, sizeof(*f));
 	snprintf(rid, sizeof(rid), "X-Request-Id: %.64s", request_id);
+	{
+		struct curl_slist *all;
+
+		/* the fixed lines, then this batch's request id */
+		for (all = v->hdrs; all != NULL; all = all->next)
+			hdrs = curl_slist_append(hdrs, all->data);
+		hdrs = curl_slist_append(hdrs, rid);
+		if (hdrs == NULL) {
+			snprintf(f->message, sizeof(f->message), "out of memory");
+			return PII_ERR_NOMEM;
+		}
+	}
+	curl_easy_setopt(v->h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(v->h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(v->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	for (attempt = 0; attempt <= v->retries; attempt++) {
-		struct curl_slist *all;
 		struct pii_errinfo ei;
 		CURLcode cc;
 		long status = 0;
@@ -209,18 +234,6 @@ tag_vault_tokenize(struct tag_vault *v, const char *body, size_t len,
 		}
 		f->attempts = attempt + 1;
 		pii_buf_reset(&v->resp);
-		/* the request id header goes last, on a copy of the fixed list */
-		curl_slist_free_all(hdrs);
-		hdrs = NULL;
-		for (all = v->hdrs; all != NULL; all = all->next)
-			hdrs = curl_slist_append(hdrs, all->data);
-		hdrs = curl_slist_append(hdrs, rid);
-		if (hdrs == NULL) {
-			r = PII_ERR_NOMEM;
-			snprintf(f->message, sizeof(f->message), "out of memory");
-			goto out;
-		}
-		curl_easy_setopt(v->h, CURLOPT_HTTPHEADER, hdrs);
 		cc = curl_easy_perform(v->h);
 		if (cc != CURLE_OK) {
 			f->status = 0;
@@ -274,7 +287,7 @@ tag_vault_tokenize(struct tag_vault *v, const char *body, size_t len,
 	r = PII_ERR_DB_UNAVAILABLE;
 out:
 	curl_easy_setopt(v->h, CURLOPT_HTTPHEADER, v->hdrs);
-	curl_slist_free_all(hdrs);
+	slist_wipe_free(hdrs);
 	pii_buf_reset(&v->resp);
 	return r;
 }
