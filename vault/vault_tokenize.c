@@ -36,6 +36,9 @@
 #define MAX_BATCH_ID 64
 #define MAX_PURPOSE 64
 #define MAX_SUBJECT_REF 256
+/* tokens of a known subject fetched per batch (more still work: the rest
+ * go through INSERT ... ON CONFLICT DO NOTHING) */
+#define KNOWN_MAX_STR "64"
 
 struct tk_field {
 	char category[VAULT_CATEGORY_MAX];
@@ -51,6 +54,7 @@ struct tk_subject {
 	int objects;
 	int is_new;
 	struct vault_dek *dek;         /* a slot of tk_batch.deks, or NULL */
+	size_t known_off, known_len;   /* tokens it already has, into tk_batch.known */
 };
 
 struct tk_record {
@@ -69,6 +73,7 @@ struct tk_batch {
 	struct tk_subject *subjects;
 	size_t nsubjects;
 	struct pii_buf arena;          /* normalized plaintext */
+	struct pii_buf known;          /* " tok tok ... " per known subject (no PII) */
 	struct vault_dek_set *deks;    /* slot i for subjects[i] */
 	const char *cats[AUDIT_MAX_CATEGORIES];
 	size_t ncats;
@@ -82,6 +87,7 @@ batch_free(struct tk_batch *b)
 	free(b->recs);
 	free(b->fields);
 	pii_buf_free(&b->arena);
+	pii_buf_free(&b->known);
 }
 
 static int
@@ -172,6 +178,7 @@ parse_batch(struct vault_server *vs, json_t *root, struct tk_batch *b,
 		return PII_ERR_NOMEM;
 	}
 	pii_buf_init(&b->arena, (size_t)cfg->max_body_bytes * 2 + 1024);
+	pii_buf_init(&b->known, (size_t)64 << 20);
 
 	for (i = 0; i < b->nrecs; i++) {
 		json_t *rec = json_array_get(records, i), *fields, *v;
@@ -357,7 +364,9 @@ batch_reset(struct tk_batch *b)
 		sj->id = 0;
 		sj->erased = sj->objects = sj->is_new = 0;
 		sj->dek = NULL;
+		sj->known_off = sj->known_len = 0;
 	}
+	pii_buf_reset(&b->known);
 	for (i = 0; i < b->nrecs; i++)
 		b->recs[i].dropped = 0;
 }
@@ -373,7 +382,7 @@ static int
 load_subjects(struct vault_server *vs, PGconn *c, struct tk_batch *b,
     struct pii_errinfo *ei)
 {
-	struct pii_buf toks, keys;
+	struct pii_buf toks, keys, cats;
 	PGresult *res = NULL;
 	const char *p[2];
 	size_t i, nnew = 0, nold = 0;
@@ -381,6 +390,7 @@ load_subjects(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 
 	pii_buf_init(&toks, (size_t)-1 / 2);
 	pii_buf_init(&keys, (size_t)-1 / 2);
+	pii_buf_init(&cats, (size_t)-1 / 2);
 	pii_buf_putc(&toks, '{');
 	for (i = 0; i < b->nsubjects; i++)
 		pii_buf_array_elem(&toks, b->subjects[i].token);
@@ -394,15 +404,31 @@ load_subjects(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 	 * a sequential scan (random_page_cost), and then every batch reads the
 	 * whole table.  A LIMIT keeps each LATERAL subquery from being pulled
 	 * up into a join it could plan that way. */
+	/* the batch's categories, to fetch the tokens a known subject already
+	 * has in them: values it holds need no sealing and no INSERT (a
+	 * re-ingest then reads instead of writing) */
+	pii_buf_putc(&cats, '{');
+	for (i = 0; i < b->ncats; i++)
+		pii_buf_array_elem(&cats, b->cats[i]);
+	pii_buf_putc(&cats, '}');
+	if (cats.failed) {
+		r = PII_ERR_NOMEM;
+		goto out;
+	}
 	p[0] = toks.data;
+	p[1] = cats.data;
 	r = pii_pg_exec(vs->db, c,
 	    "SELECT s.id, s.subject_token, s.status, k.kek_epoch,"
-	    " encode(k.wrapped_dek, 'hex')"
+	    " encode(k.wrapped_dek, 'hex'), v.toks"
 	    " FROM unnest($1::text[]) AS u (t)"
 	    " CROSS JOIN LATERAL (SELECT id, subject_token, status FROM subjects"
 	    "   WHERE subject_token = u.t LIMIT 1) AS s"
 	    " LEFT JOIN LATERAL (SELECT kek_epoch, wrapped_dek FROM subject_keys"
-	    "   WHERE subject_id = s.id LIMIT 1) AS k ON true", 1, p, &res);
+	    "   WHERE subject_id = s.id LIMIT 1) AS k ON true"
+	    " LEFT JOIN LATERAL (SELECT string_agg(x.token, ' ') AS toks FROM"
+	    "   (SELECT token FROM pii_values WHERE subject_id = s.id"
+	    "    AND category = ANY ($2::text[]) LIMIT " KNOWN_MAX_STR ") AS x) AS v"
+	    "   ON true", 2, p, &res);
 	if (r != 0)
 		goto out;
 	for (i = 0; i < (size_t)PQntuples(res); i++) {
@@ -419,6 +445,17 @@ load_subjects(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 		if (strcmp(PQgetvalue(res, (int)i, 2), "erased") == 0) {
 			sj->erased = 1;
 			continue;
+		}
+		if (!PQgetisnull(res, (int)i, 5)) {
+			sj->known_off = b->known.len;
+			pii_buf_putc(&b->known, ' ');
+			pii_buf_puts(&b->known, PQgetvalue(res, (int)i, 5));
+			pii_buf_putc(&b->known, ' ');
+			sj->known_len = b->known.len - sj->known_off;
+			if (b->known.failed) {
+				r = PII_ERR_NOMEM;
+				goto out;
+			}
 		}
 		if (PQgetisnull(res, (int)i, 4) ||
 		    hex_decode(PQgetvalue(res, (int)i, 4), w, sizeof(w), &wl) != 0) {
@@ -528,7 +565,28 @@ out:
 	PQclear(res);
 	pii_buf_free(&toks);
 	pii_buf_free(&keys);
+	pii_buf_free(&cats);
 	return r;
+}
+
+/* 1 if the database already holds token for the known subject sj (from
+ * the tokens load_subjects fetched, " tok tok "). */
+static int
+subject_has(const struct tk_batch *b, const struct tk_subject *sj,
+    const char *token)
+{
+	const char *list = b->known.data + sj->known_off, *at;
+	size_t tl = strlen(token), left = sj->known_len;
+
+	if (sj->known_len == 0)
+		return 0;
+	while (left > tl + 1 && (at = memmem(list, left, token, tl)) != NULL) {
+		if (at > list && at[-1] == ' ' && at[tl] == ' ')
+			return 1;
+		left -= (size_t)(at - list) + 1;
+		list = at + 1;
+	}
+	return 0;
 }
 
 /* A value of a new subject, for ordering and squeezing duplicates. */
@@ -605,6 +663,8 @@ store_values(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 				nv[nnv++].f = f;
 				continue;
 			}
+			if (subject_has(b, sj, f->token))
+				continue;   /* stored before: nothing to write */
 			r = vault_value_seal(sj->dek, sj->token, f->category, f->token,
 			    (const unsigned char *)b->arena.data + f->plain_off,
 			    f->plain_len, sealed, sealcap, &sl);
