@@ -4,14 +4,16 @@
  * The reader pulls 64 KiB at a time with fread into a fixed input buffer and
  * runs a small state machine over it (field start, unquoted, quoted, after a
  * closing quote, after a CR), so a record may be split across refills at any
- * byte.  Unquoted runs are scanned with a 256-entry stop table and quoted
- * runs with memchr; each run is copied in one memcpy into the record buffer,
- * where every field ends up unquoted and NUL-terminated.  The record buffer
- * grows up to max_record + 1 bytes and no further: the byte count of the
- * record as read (quotes and terminator included) is checked before every
- * run, and the unquoted copy plus one NUL per field never outgrows it.  Each
- * field is checked for NUL and UTF-8 (overlongs, surrogates, > U+10FFFF and
- * truncated sequences refused) as it completes, eight ASCII bytes at a time.
+ * byte.  Unquoted runs are scanned and copied 16 bytes at a time with SSE2
+ * (a 256-entry stop table elsewhere and for the tail), quoted runs with
+ * memchr and memcpy.  Fields land unquoted and NUL-terminated in the record
+ * buffer, which grows up to max_record + 2 bytes and no further: the record's
+ * bytes as read (quotes and terminator included) are counted before every
+ * chunk, and the copy plus one NUL per field never outgrows them.  NUL bytes
+ * are noted during the scan; UTF-8 (overlongs, surrogates, > U+10FFFF and
+ * truncated sequences refused) is checked once per record over the whole
+ * buffer, eight ASCII bytes at a time: the NULs between fields are ASCII and
+ * no sequence can run across one.
  *
  * Errors come in two kinds.  A field-level error (invalid UTF-8, NUL, a
  * ragged row) is found with the record's structure intact: the whole record
@@ -28,12 +30,15 @@
 
 #include <sodium.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "../common/err.h"
 #include "tag_io.h"
 
 #define CSV_IBUF (64u * 1024)      /* input buffer, filled by fread */
 #define CSV_REC0 4096u             /* first size of the record buffer */
-#define CSV_FIELDS0 32u            /* first size of the field arrays */
 #define CSV_MAX_LIMIT (SIZE_MAX / 4)
 
 enum csv_state {
@@ -55,16 +60,35 @@ struct tag_csv_reader {
 	size_t rlen, rcap;
 	size_t *off, *len;         /* per field: offset in rec, length */
 	const char **ptr;          /* per field: rec + off, set when a record is done */
-	size_t fcap;
 	unsigned long long line;   /* line of the next unread byte */
 	int fatal;                 /* a sticky error code, 0 if none */
 	struct tag_ioerr fatal_err;
 };
 
-/* Bytes that end a run of an unquoted field. */
+/* Bytes that end a run of an unquoted field (NUL: to note it). */
 static const unsigned char csv_stop[256] = {
-	[','] = 1, ['"'] = 1, ['\r'] = 1, ['\n'] = 1,
+	[','] = 1, ['"'] = 1, ['\r'] = 1, ['\n'] = 1, ['\0'] = 1,
 };
+
+#if defined(__SSE2__)
+/* Copy the 16 bytes at p to d and return the position of the first stop
+ * byte among them, 16 if none. */
+static inline size_t
+unq_run16(const unsigned char *p, unsigned char *d)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i m = _mm_or_si128(
+	    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))),
+	    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))),
+	    _mm_cmpeq_epi8(v, _mm_setzero_si128())));
+	unsigned mask = (unsigned)_mm_movemask_epi8(m);
+
+	_mm_storeu_si128((__m128i *)(void *)d, v);
+	return mask != 0 ? (size_t)__builtin_ctz(mask) : 16;
+}
+#endif
 
 static int csv_fail(struct tag_csv_reader *, struct tag_ioerr *, int, int,
     unsigned long long, const char *, ...) __attribute__((format(printf, 6, 7)));
@@ -120,14 +144,12 @@ utf8_seq(const unsigned char *p, size_t n)
 	return k;
 }
 
-#define ONES  0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
 
-/* 0 if p[0..n) is UTF-8 without NUL, 1 if it holds a NUL, 2 if it is not
- * valid UTF-8.  ASCII goes eight bytes at a time: a word needs a closer
- * look when a byte has its high bit set or is zero. */
-static int
-field_check(const unsigned char *p, size_t n)
+/* Offset of the first byte of p[0..n) that does not begin a valid UTF-8
+ * sequence, or n.  ASCII goes eight bytes at a time. */
+static size_t
+utf8_bad(const unsigned char *p, size_t n)
 {
 	size_t i = 0, k;
 
@@ -136,22 +158,20 @@ field_check(const unsigned char *p, size_t n)
 			uint64_t v;
 
 			memcpy(&v, p + i, 8);
-			if ((((v - ONES) | v) & HIGHS) == 0) {
+			if ((v & HIGHS) == 0) {
 				i += 8;
 				continue;
 			}
 		}
-		if (p[i] == 0)
-			return 1;
 		if (p[i] < 0x80) {
 			i++;
 			continue;
 		}
 		if ((k = utf8_seq(p + i, n - i)) == 0)
-			return 2;
+			return i;
 		i += k;
 	}
-	return 0;
+	return n;
 }
 
 struct tag_csv_reader *
@@ -168,11 +188,10 @@ tag_csv_reader_new(FILE *in, size_t max_record)
 		max_record = CSV_MAX_LIMIT;
 	r->max_record = max_record;
 	r->line = 1;
-	r->fcap = CSV_FIELDS0;
 	r->ib = malloc(CSV_IBUF);
-	r->off = malloc(r->fcap * sizeof(*r->off));
-	r->len = malloc(r->fcap * sizeof(*r->len));
-	r->ptr = malloc(r->fcap * sizeof(*r->ptr));
+	r->off = malloc(TAG_IO_MAX_FIELDS * sizeof(*r->off));
+	r->len = malloc(TAG_IO_MAX_FIELDS * sizeof(*r->len));
+	r->ptr = malloc(TAG_IO_MAX_FIELDS * sizeof(*r->ptr));
 	if (r->ib == NULL || r->off == NULL || r->len == NULL || r->ptr == NULL) {
 		tag_csv_reader_free(r);
 		return NULL;
@@ -224,14 +243,16 @@ fill(struct tag_csv_reader *r)
 	return 0;
 }
 
-/* Make room for need bytes in the record buffer (need <= max_record + 1,
- * see the top of the file). */
+/* Make room for need bytes in the record buffer, keeping its first r->rlen
+ * (need <= max_record + 1, see the top of the file). */
 static int
-rec_grow(struct tag_csv_reader *r, size_t need)
+rec_reserve(struct tag_csv_reader *r, size_t need)
 {
 	size_t ncap = r->rcap ? r->rcap : CSV_REC0;
 	char *n;
 
+	if (need <= r->rcap)
+		return 0;
 	while (ncap < need)
 		ncap *= 2;
 	if (ncap > r->max_record + 2)
@@ -250,127 +271,48 @@ rec_grow(struct tag_csv_reader *r, size_t need)
 	return 0;
 }
 
-static int
-fields_grow(struct tag_csv_reader *r)
-{
-	size_t ncap = r->fcap * 2;
-	size_t *noff, *nlen;
-	const char **nptr;
-
-	if (ncap > TAG_IO_MAX_FIELDS)
-		ncap = TAG_IO_MAX_FIELDS;
-	if ((noff = realloc(r->off, ncap * sizeof(*noff))) == NULL)
-		return PII_ERR_NOMEM;
-	r->off = noff;
-	if ((nlen = realloc(r->len, ncap * sizeof(*nlen))) == NULL)
-		return PII_ERR_NOMEM;
-	r->len = nlen;
-	if ((nptr = realloc(r->ptr, ncap * sizeof(*nptr))) == NULL)
-		return PII_ERR_NOMEM;
-	r->ptr = nptr;
-	r->fcap = ncap;
-	return 0;
-}
-
-/* The parse of one record, between reads of the input buffer. */
+/* What parse_record found besides the fields. */
 struct csv_rec {
 	unsigned long long line;   /* where the record starts */
-	size_t raw;                /* bytes of the record read so far */
-	size_t nf;                 /* fields begun */
-	size_t fstart;             /* offset in rec of the current field */
+	size_t raw;                /* bytes of the record as read */
+	size_t nf;                 /* fields */
+	size_t nul_field;          /* first field holding a NUL (1-based), 0: none */
 	int crlf;
-	int bad;                   /* first field-level error: 1 NUL, 2 UTF-8 */
-	size_t bad_field;          /* its 1-based field number */
 };
 
-static int
-field_begin(struct tag_csv_reader *r, struct csv_rec *c, struct tag_ioerr *err)
-{
-	int rc;
-
-	if (c->nf == TAG_IO_MAX_FIELDS)
-		return csv_fail(r, err, PII_ERR_BAD_REQUEST, 1, c->line,
-		    "record has more than %d fields", TAG_IO_MAX_FIELDS);
-	if (c->nf == r->fcap && (rc = fields_grow(r)) != 0)
-		return csv_fail(r, err, rc, 1, c->line, "out of memory");
-	c->fstart = r->rlen;
-	return 0;
-}
-
-static int
-field_end(struct tag_csv_reader *r, struct csv_rec *c, struct tag_ioerr *err)
-{
-	size_t n = r->rlen - c->fstart;
-	int rc, bad;
-
-	if (r->rlen + 1 > r->rcap && (rc = rec_grow(r, r->rlen + 1)) != 0)
-		return csv_fail(r, err, rc, 1, c->line, "out of memory");
-	r->rec[r->rlen++] = '\0';
-	r->off[c->nf] = c->fstart;
-	r->len[c->nf] = n;
-	c->nf++;
-	if (c->bad == 0 &&
-	    (bad = field_check((const unsigned char *)r->rec + c->fstart, n)) != 0) {
-		c->bad = bad;
-		c->bad_field = c->nf;
-	}
-	return 0;
-}
-
-static inline int
-rec_append(struct tag_csv_reader *r, const unsigned char *p, size_t n)
-{
-	int rc;
-
-	if (r->rlen + n + 1 > r->rcap && (rc = rec_grow(r, r->rlen + n + 1)) != 0)
-		return rc;
-	memcpy(r->rec + r->rlen, p, n);
-	r->rlen += n;
-	return 0;
-}
-
-/* What follows a field (after its closing quote, or the stop byte of an
- * unquoted field): ',' or a terminator.  1 when the record is complete. */
-static int
-field_sep(struct tag_csv_reader *r, struct csv_rec *c, enum csv_state *st,
-    unsigned char b, struct tag_ioerr *err)
-{
-	int rc;
-
-	switch (b) {
-	case ',':
-		if ((rc = field_end(r, c, err)) != 0)
-			return rc;
-		*st = ST_FSTART;
-		return 0;
-	case '\n':
-		if ((rc = field_end(r, c, err)) != 0)
-			return rc;
-		r->line++;
-		return 1;
-	case '\r':
-		if ((rc = field_end(r, c, err)) != 0)
-			return rc;
-		*st = ST_CR;
-		return 0;
-	case '"':
-		return csv_fail(r, err, PII_ERR_BAD_REQUEST, 1, c->line,
-		    "quote inside unquoted field %zu", c->nf + 1);
-	default:
-		return csv_fail(r, err, PII_ERR_BAD_REQUEST, 1, c->line,
-		    "characters after the closing quote of field %zu", c->nf + 1);
-	}
-}
-
-/* Parse one record into r->rec: 1 done, 0 end of input before any byte,
- * negative on a structural error (already in err). */
+/*
+ * Parse one record into r->rec, r->off, r->len: 1 done, 0 end of input
+ * before any byte, negative on a structural error (in err, sticky).
+ *
+ * Each pass of the outer loop takes one chunk: the bytes left in the input
+ * buffer, cut at the record limit.  The record buffer is made big enough
+ * for the whole chunk first (each byte read adds at most one byte: content,
+ * or the NUL that replaces a separator), so the inner loops copy without
+ * checks.  The parse state lives in locals and is saved between chunks.
+ */
 static int
 parse_record(struct tag_csv_reader *r, struct csv_rec *c, struct tag_ioerr *err)
 {
 	enum csv_state st = ST_FSTART;
-	const unsigned char *ib;
-	size_t p, lim, room;
+	const unsigned char *ib = r->ib;
+	unsigned char *dst;
+	size_t *off = r->off, *len = r->len;
+	size_t p, lim, room, rl = 0, nf = 0, fstart = 0, nul_field = 0;
+	unsigned char b;
 	int rc;
+
+#define FIELD_BEGIN() do {                                              \
+	if (nf == TAG_IO_MAX_FIELDS)                                    \
+		goto too_many;                                          \
+	fstart = rl;                                                    \
+} while (0)
+#define FIELD_END() do {                                                \
+	dst[rl] = '\0';                                                 \
+	off[nf] = fstart;                                               \
+	len[nf] = rl - fstart;                                          \
+	nf++;                                                           \
+	rl++;                                                           \
+} while (0)
 
 	if (r->ipos == r->iend) {
 		if (fill(r) != 0)
@@ -386,105 +328,162 @@ parse_record(struct tag_csv_reader *r, struct csv_rec *c, struct tag_ioerr *err)
 			if (fill(r) != 0)
 				return csv_fail(r, err, PII_ERR_IO, 1, c->line,
 				    "read error");
-			if (r->iend == 0) {
-				switch (st) {
-				case ST_QUOTED:
-					return csv_fail(r, err, PII_ERR_BAD_REQUEST, 1,
-					    c->line, "unterminated quoted field %zu",
-					    c->nf + 1);
-				case ST_CR:
-					return csv_fail(r, err, PII_ERR_BAD_REQUEST, 1,
-					    c->line, "CR not followed by LF after field %zu",
-					    c->nf);
-				case ST_FSTART:
-					if ((rc = field_begin(r, c, err)) != 0)
-						return rc;
-					/* FALLTHROUGH */
-				default:
-					if ((rc = field_end(r, c, err)) != 0)
-						return rc;
-					return 1;
-				}
-			}
+			if (r->iend == 0)
+				break;
 		}
 		if (c->raw == r->max_record)
 			return csv_fail(r, err, PII_ERR_TOO_LARGE, 1, c->line,
 			    "record longer than %zu bytes (in field %zu)",
-			    r->max_record, st == ST_CR ? c->nf : c->nf + 1);
-		ib = r->ib;
+			    r->max_record, st == ST_CR ? nf : nf + 1);
+		p = r->ipos;
 		room = r->max_record - c->raw;
-		lim = r->iend - r->ipos > room ? r->ipos + room : r->iend;
-		switch (st) {
-		case ST_FSTART:
-			if ((rc = field_begin(r, c, err)) != 0)
-				return rc;
-			if (ib[r->ipos] == '"') {
-				r->ipos++;
-				c->raw++;
-				st = ST_QUOTED;
-				break;
-			}
-			st = ST_UNQ;
-			/* FALLTHROUGH */
-		case ST_UNQ:
-			p = r->ipos;
-			while (p < lim && !csv_stop[ib[p]])
-				p++;
-			if (p > r->ipos && rec_append(r, ib + r->ipos, p - r->ipos) != 0)
-				return csv_fail(r, err, PII_ERR_NOMEM, 1, c->line,
-				    "out of memory");
-			c->raw += p - r->ipos;
-			r->ipos = p;
-			if (p == lim)
-				break;
-			r->ipos++;
-			c->raw++;
-			if ((rc = field_sep(r, c, &st, ib[p], err)) != 0)
-				return rc;
-			break;
-		case ST_QUOTED: {
-			const unsigned char *s = ib + r->ipos, *e = ib + lim, *q, *nl;
+		lim = r->iend - p > room ? p + room : r->iend;
+		r->rlen = rl;
+		if ((rc = rec_reserve(r, rl + (lim - p) + 1)) != 0)
+			return csv_fail(r, err, rc, 1, c->line, "out of memory");
+		dst = (unsigned char *)r->rec;
+		while (p < lim) {
+			switch (st) {
+			case ST_FSTART:
+				FIELD_BEGIN();
+				if (ib[p] == '"') {
+					p++;
+					st = ST_QUOTED;
+					continue;
+				}
+				st = ST_UNQ;
+				/* FALLTHROUGH */
+			case ST_UNQ:
+#if defined(__SSE2__)
+				/* 16 at a time while 16 are left: dst has room for
+				 * rl + (lim - p) + 1 bytes, so the copy fits. */
+				while (lim - p >= 16) {
+					size_t k = unq_run16(ib + p, dst + rl);
 
-			if ((q = memchr(s, '"', (size_t)(e - s))) != NULL)
-				e = q;
-			for (nl = s; (nl = memchr(nl, '\n', (size_t)(e - nl))) != NULL; nl++)
-				r->line++;
-			if (e > s && rec_append(r, s, (size_t)(e - s)) != 0)
-				return csv_fail(r, err, PII_ERR_NOMEM, 1, c->line,
-				    "out of memory");
-			c->raw += (size_t)(e - s);
-			r->ipos += (size_t)(e - s);
-			if (q != NULL) {
-				r->ipos++;
-				c->raw++;
-				st = ST_QAFTER;
+					rl += k;
+					p += k;
+					if (k < 16)
+						break;
+				}
+#endif
+				while (p < lim && !csv_stop[ib[p]])
+					dst[rl++] = ib[p++];
+				if (p == lim)
+					continue;
+				b = ib[p++];
+				if (b == ',') {
+					FIELD_END();
+					st = ST_FSTART;
+				} else if (b == '\n') {
+					FIELD_END();
+					goto record_done;
+				} else if (b == '\r') {
+					FIELD_END();
+					st = ST_CR;
+				} else if (b == '\0') {
+					if (nul_field == 0)
+						nul_field = nf + 1;
+					dst[rl++] = b;
+				} else {
+					goto quote_in_unquoted;
+				}
+				continue;
+			case ST_QUOTED: {
+				const unsigned char *s = ib + p, *e = ib + lim, *q, *nl;
+				size_t n;
+
+				if ((q = memchr(s, '"', (size_t)(e - s))) != NULL)
+					e = q;
+				n = (size_t)(e - s);
+				for (nl = s; (nl = memchr(nl, '\n', (size_t)(e - nl))) != NULL; nl++)
+					r->line++;
+				if (nul_field == 0 && memchr(s, '\0', n) != NULL)
+					nul_field = nf + 1;
+				memcpy(dst + rl, s, n);
+				rl += n;
+				p += n;
+				if (q != NULL) {
+					p++;
+					st = ST_QAFTER;
+				}
+				continue;
 			}
-			break;
-		}
-		case ST_QAFTER:
-			r->ipos++;
-			c->raw++;
-			if (ib[r->ipos - 1] == '"') {
-				if (rec_append(r, ib + r->ipos - 1, 1) != 0)
-					return csv_fail(r, err, PII_ERR_NOMEM, 1, c->line,
-					    "out of memory");
-				st = ST_QUOTED;
-				break;
+			case ST_QAFTER:
+				b = ib[p++];
+				if (b == '"') {
+					dst[rl++] = b;
+					st = ST_QUOTED;
+				} else if (b == ',') {
+					FIELD_END();
+					st = ST_FSTART;
+				} else if (b == '\n') {
+					FIELD_END();
+					goto record_done;
+				} else if (b == '\r') {
+					FIELD_END();
+					st = ST_CR;
+				} else {
+					goto after_quote;
+				}
+				continue;
+			case ST_CR:
+				if (ib[p] != '\n')
+					goto bare_cr;
+				p++;
+				c->crlf = 1;
+				goto record_done;
 			}
-			if ((rc = field_sep(r, c, &st, ib[r->ipos - 1], err)) != 0)
-				return rc;
-			break;
-		case ST_CR:
-			if (ib[r->ipos] != '\n')
-				return csv_fail(r, err, PII_ERR_BAD_REQUEST, 1, c->line,
-				    "CR not followed by LF after field %zu", c->nf);
-			r->ipos++;
-			c->raw++;
-			r->line++;
-			c->crlf = 1;
-			return 1;
 		}
+		c->raw += p - r->ipos;
+		r->ipos = p;
 	}
+
+	/* end of input */
+	switch (st) {
+	case ST_QUOTED:
+		return csv_fail(r, err, PII_ERR_BAD_REQUEST, 1, c->line,
+		    "unterminated quoted field %zu", nf + 1);
+	case ST_CR:
+		goto bare_cr;
+	case ST_FSTART:
+		FIELD_BEGIN();
+		/* FALLTHROUGH */
+	default:
+		r->rlen = rl;
+		if ((rc = rec_reserve(r, rl + 1)) != 0)
+			return csv_fail(r, err, rc, 1, c->line, "out of memory");
+		dst = (unsigned char *)r->rec;
+		FIELD_END();
+		break;
+	}
+	r->rlen = rl;
+	c->nf = nf;
+	c->nul_field = nul_field;
+	return 1;
+
+record_done:
+	r->line++;
+	c->raw += p - r->ipos;
+	r->ipos = p;
+	r->rlen = rl;
+	c->nf = nf;
+	c->nul_field = nul_field;
+	return 1;
+
+too_many:
+	return csv_fail(r, err, PII_ERR_BAD_REQUEST, 1, c->line,
+	    "record has more than %d fields", TAG_IO_MAX_FIELDS);
+quote_in_unquoted:
+	return csv_fail(r, err, PII_ERR_BAD_REQUEST, 1, c->line,
+	    "quote inside unquoted field %zu", nf + 1);
+after_quote:
+	return csv_fail(r, err, PII_ERR_BAD_REQUEST, 1, c->line,
+	    "characters after the closing quote of field %zu", nf + 1);
+bare_cr:
+	return csv_fail(r, err, PII_ERR_BAD_REQUEST, 1, c->line,
+	    "CR not followed by LF after field %zu", nf);
+#undef FIELD_BEGIN
+#undef FIELD_END
 }
 
 int
@@ -492,7 +491,7 @@ tag_csv_read(struct tag_csv_reader *r, struct tag_csv_row *row,
     struct tag_ioerr *err)
 {
 	struct csv_rec c;
-	size_t i;
+	size_t i, bad, bad_field = 0;
 	int rc;
 
 	if (r->fatal) {
@@ -507,12 +506,17 @@ tag_csv_read(struct tag_csv_reader *r, struct tag_csv_row *row,
 			continue;
 		break;
 	}
-	if (c.bad == 1)
+	/* The separators' NULs are ASCII, and no sequence can span one. */
+	if ((bad = utf8_bad((const unsigned char *)r->rec, r->rlen)) < r->rlen) {
+		for (bad_field = 1; bad_field < c.nf && r->off[bad_field] <= bad; bad_field++)
+			;
+	}
+	if (c.nul_field != 0 && (bad_field == 0 || c.nul_field <= bad_field))
 		return csv_fail(r, err, PII_ERR_BAD_REQUEST, 0, c.line,
-		    "NUL byte in field %zu", c.bad_field);
-	if (c.bad == 2)
+		    "NUL byte in field %zu", c.nul_field);
+	if (bad_field != 0)
 		return csv_fail(r, err, PII_ERR_BAD_REQUEST, 0, c.line,
-		    "invalid UTF-8 in field %zu", c.bad_field);
+		    "invalid UTF-8 in field %zu", bad_field);
 	if (r->expect != 0 && c.nf != r->expect)
 		return csv_fail(r, err, PII_ERR_BAD_REQUEST, 0, c.line,
 		    "row has %zu fields, expected %zu", c.nf, r->expect);

@@ -20,9 +20,10 @@
  * item is shorter than its raw text or, for a number, paid for by the ':'
  * before it.  Keys of nested objects are decoded into the same buffer as a
  * stack and dropped when their object closes.  Duplicate keys are found per
- * object when it closes: pairwise for up to 8 keys, else by sorting the
- * object's keys, so an object of k keys costs O(k log k).  Buffers are wiped
- * on free, as they hold PII.
+ * object when it closes: pairwise for up to 16 keys, else through a hash
+ * table of at least twice as many slots, so an object of k keys costs O(k).
+ * String runs are scanned 16 bytes at a time with SSE2 where there is SSE2.
+ * Buffers are wiped on free, as they hold PII.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -31,15 +32,23 @@
 
 #include <sodium.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "../common/err.h"
 #include "tag_io.h"
 
 #define JL_IBUF (64u * 1024)
 #define JL_MAX_DEPTH 32
-#define JL_PAIRWISE 8          /* objects up to this many keys: pairwise check */
+#define JL_PAIRWISE 16         /* objects up to this many keys: pairwise check */
 #define JL_MEMBERS0 32u
 #define JL_KEYS0 64u
 #define JL_MAX_LIMIT (SIZE_MAX / 4)
+
+/* The messages spell these out. */
+_Static_assert(JL_MAX_DEPTH == 32, "\"nesting deeper than 32\"");
+_Static_assert(TAG_IO_MAX_FIELDS == 4096, "\"more than 4096 members\"");
 
 struct jkey {
 	const char *k;     /* decoded, in the reader's dec buffer */
@@ -61,6 +70,8 @@ struct tag_jsonl_reader {
 	size_t kcap;
 	struct tag_json_member *mem;
 	size_t mcap;
+	size_t *htab;                /* the duplicate check of big objects */
+	size_t hcap;
 	unsigned long long line;     /* number of the next line */
 	int fatal;                   /* sticky read error, 0 if none */
 	struct tag_ioerr fatal_err;
@@ -106,6 +117,23 @@ static const unsigned char jws[256] = {
 };
 
 static int jvalue(struct jscan *s);
+
+#if defined(__SSE2__)
+/* The number of bytes at p[0..16) before the first one that is not plain
+ * (a quote, a backslash, below 0x20 or above 0x7f), 16 if all are. */
+static inline size_t
+plain_run16(const unsigned char *p)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i m = _mm_or_si128(
+	    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+	    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));   /* signed: >= 0x80 too */
+	unsigned mask = (unsigned)_mm_movemask_epi8(m);
+
+	return mask != 0 ? (size_t)__builtin_ctz(mask) : 16;
+}
+#endif
 
 static int
 jfail(struct jscan *s, const char *what)
@@ -225,6 +253,15 @@ jstring(struct jscan *s, int store, const char **out, size_t *outlen)
 
 	for (;;) {
 		st = i;
+#if defined(__SSE2__)
+		while (n - i >= 16) {
+			size_t k16 = plain_run16(p + i);
+
+			i += k16;
+			if (k16 < 16)
+				break;
+		}
+#endif
 		while (i < n && jplain[p[i]])
 			i++;
 		if (d != NULL && i > st) {
@@ -368,42 +405,59 @@ key_push(struct jscan *s, const char *k, size_t len, size_t idx)
 	return 0;
 }
 
-static int
-key_cmp(const void *a, const void *b)
+/* FNV-1a. */
+static size_t
+key_hash(const char *k, size_t len)
 {
-	const struct jkey *x = a, *y = b;
-	size_t m = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->k, y->k, m);
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
 
-	if (c != 0)
-		return c;
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)k[i]) * 0x100000001b3ull;
+	return (size_t)(h ^ (h >> 32));
 }
 
-/* 0 if the keys k[0..n) of one object are distinct, else 1 + the position
- * of the first key that repeats an earlier one.  May reorder k. */
+/* 0 if the keys k[0..n) of one object (in order) are distinct, else 1 +
+ * the position of the first key that repeats an earlier one; (size_t)-1
+ * out of memory.  Small objects compare pairwise; bigger ones go through
+ * an open-addressing table of at least 2n slots, so the cost stays O(n). */
 static size_t
-dup_find(struct jkey *k, size_t n)
+dup_find(struct tag_jsonl_reader *r, const struct jkey *k, size_t n)
 {
-	size_t i, j, first = 0;
+	size_t i, j, h, size, mask;
 
 	if (n <= JL_PAIRWISE) {
 		for (j = 1; j < n; j++)
 			for (i = 0; i < j; i++)
 				if (k[i].len == k[j].len &&
-				    memcmp(k[i].k, k[j].k, k[j].len) == 0)
+				    (k[j].len == 0 || (k[i].k[0] == k[j].k[0] &&
+				    memcmp(k[i].k, k[j].k, k[j].len) == 0)))
 					return k[j].idx + 1;
 		return 0;
 	}
-	qsort(k, n, sizeof(*k), key_cmp);   /* equal keys sorted by idx */
-	for (i = 1; i < n; i++)
-		if (k[i].len == k[i - 1].len &&
-		    memcmp(k[i].k, k[i - 1].k, k[i].len) == 0 &&
-		    (first == 0 || k[i].idx + 1 < first))
-			first = k[i].idx + 1;
-	return first;
+	for (size = 64; size < 2 * n; size *= 2)
+		;
+	if (size > r->hcap) {
+		size_t *nh = realloc(r->htab, size * sizeof(*nh));
+
+		if (nh == NULL)
+			return (size_t)-1;
+		r->htab = nh;
+		r->hcap = size;
+	}
+	memset(r->htab, 0, size * sizeof(*r->htab));
+	mask = size - 1;
+	for (j = 0; j < n; j++) {
+		for (h = key_hash(k[j].k, k[j].len) & mask; r->htab[h] != 0;
+		    h = (h + 1) & mask) {
+			const struct jkey *e = &k[r->htab[h] - 1];
+
+			if (e->len == k[j].len && memcmp(e->k, k[j].k, e->len) == 0)
+				return k[j].idx + 1;
+		}
+		r->htab[h] = j + 1;
+	}
+	return 0;
 }
 
 /* ':' between a key and its value, with whitespace around it. */
@@ -438,7 +492,7 @@ jnext(struct jscan *s, unsigned char close, const char *what)
 static int
 jobject(struct jscan *s)
 {
-	size_t dmark = s->dlen, kmark = s->nkeys, nk = 0, kl;
+	size_t dmark = s->dlen, kmark = s->nkeys, nk = 0, kl, dup;
 	const char *k;
 	int rc;
 
@@ -462,8 +516,9 @@ jobject(struct jscan *s)
 				break;
 		}
 	}
-	if (dup_find(s->r->keys + kmark, s->nkeys - kmark) != 0)
-		return jfail(s, "duplicate key in a nested object");
+	if ((dup = dup_find(s->r, s->r->keys + kmark, s->nkeys - kmark)) != 0)
+		return dup == (size_t)-1 ? jnomem(s) :
+		    jfail(s, "duplicate key in a nested object");
 	s->dlen = dmark;
 	s->nkeys = kmark;
 	s->depth--;
@@ -585,8 +640,10 @@ jline(struct jscan *s)
 		s->i++;
 	} else {
 		for (;;) {
-			if (nm == TAG_IO_MAX_FIELDS)
+			if (nm == TAG_IO_MAX_FIELDS) {
+				s->member = 0;
 				return jfail(s, "more than 4096 members");
+			}
 			if (nm == r->mcap) {
 				size_t ncap = r->mcap ? r->mcap * 2 : JL_MEMBERS0;
 				struct tag_json_member *nmv;
@@ -613,7 +670,9 @@ jline(struct jscan *s)
 				break;
 		}
 	}
-	if ((dup = dup_find(r->keys, s->nkeys)) != 0) {
+	if ((dup = dup_find(r, r->keys, s->nkeys)) != 0) {
+		if (dup == (size_t)-1)
+			return jnomem(s);
 		s->member = dup;
 		return jfail(s, "duplicate key");
 	}
@@ -662,6 +721,7 @@ tag_jsonl_reader_free(struct tag_jsonl_reader *r)
 	free(r->dec);
 	free(r->keys);
 	free(r->mem);
+	free(r->htab);
 	sodium_memzero(r, sizeof(*r));
 	free(r);
 }

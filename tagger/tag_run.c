@@ -728,6 +728,8 @@ write_batch(struct run *R, struct batch *b)
 					pii_buf_putc(&R->outbuf, ',');
 				if (nk >= 0 && base != NULL && base[nk * TOKMAX] != '\0')
 					pii_buf_puts(&R->outbuf, base + (size_t)nk * TOKMAX);
+				else if (R->ncols == 1 && c->len == 0)
+					pii_buf_puts(&R->outbuf, "\"\"");   /* not a blank line */
 				else
 					tag_csv_put_field(&R->outbuf, b->data.data + c->off, c->len);
 			}
