@@ -123,19 +123,26 @@ all_digits(const unsigned char *p, size_t n)
 
 /* ---- email --------------------------------------------------------------- */
 
-/* RFC 5322 atext, less letters and digits. */
-static int
-is_atext_special(unsigned char c)
-{
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'':
-	case '*': case '+': case '-': case '/': case '=': case '?':
-	case '^': case '_': case '`': case '{': case '|': case '}': case '~':
-		return 1;
-	default:
-		return 0;
-	}
-}
+/* Email character flags: E_LOCAL for RFC 5322 atext (letters, digits and
+ * !#$%&'*+-/=?^_`{|}~) and '.', E_DOT for '.', E_LDH for domain label
+ * bytes, E_ALPHA for letters. */
+enum { E_LOCAL = 1, E_LDH = 2, E_ALPHA = 4, E_DOT = 8 };
+
+#define IS_ATEXT_SPECIAL(c) ((c) == '!' || (c) == '#' || (c) == '$' ||      \
+	(c) == '%' || (c) == '&' || (c) == '\'' || (c) == '*' || (c) == '+' ||  \
+	(c) == '-' || (c) == '/' || (c) == '=' || (c) == '?' || (c) == '^' ||  \
+	(c) == '_' || (c) == '`' || (c) == '{' || (c) == '|' || (c) == '}' ||  \
+	(c) == '~')
+#define EF(c)    ((IS_D(c) || IS_A(c) || IS_ATEXT_SPECIAL(c) ? E_LOCAL : 0) | \
+	((c) == '.' ? E_LOCAL | E_DOT : 0) | \
+	(IS_D(c) || IS_A(c) || (c) == '-' ? E_LDH : 0) | (IS_A(c) ? E_ALPHA : 0))
+#define EF4(c)   EF(c), EF((c) + 1), EF((c) + 2), EF((c) + 3)
+#define EF16(c)  EF4(c), EF4((c) + 4), EF4((c) + 8), EF4((c) + 12)
+#define EF64(c)  EF16(c), EF16((c) + 16), EF16((c) + 32), EF16((c) + 48)
+
+static const unsigned char email_tab[256] = {
+	EF64(0), EF64(64), EF64(128), EF64(192)
+};
 
 /* local@domain: a dot-atom local part of 1..64 bytes; a domain of two or
  * more LDH labels of 1..63 bytes, none starting or ending with '-', the
@@ -143,45 +150,41 @@ is_atext_special(unsigned char c)
 static int
 email_ok(const unsigned char *p, size_t n)
 {
-	size_t at, i, label = 0, labels = 0, tld_letters = 1;
+	size_t at, i, start;
+	unsigned all = E_ALPHA | E_LDH, local = E_LOCAL, prev = 0, dots = 0;
 
 	at = (size_t)((const unsigned char *)memchr(p, '@', n) - p);
 	if (at == 0 || at > 64 || n - at - 1 < 4)
 		return 0;
+	/* Local part: atext runs split by single dots (no branch per byte:
+	 * every byte must be E_LOCAL, and no two E_DOT bytes may touch). */
+	if (p[0] == '.' || p[at - 1] == '.')
+		return 0;
 	for (i = 0; i < at; i++) {
-		unsigned char c = p[i];
+		unsigned f = email_tab[p[i]];
 
-		if (c == '.') {
-			if (i == 0 || i + 1 == at || p[i - 1] == '.')
-				return 0;
-		} else if (!is_alnum(c) && !is_atext_special(c)) {
-			return 0;
-		}
+		local &= f;
+		dots |= prev & f;
+		prev = f;
 	}
-	for (i = at + 1; i <= n; i++) {
-		unsigned char c = i < n ? p[i] : '.';
-
-		if (c == '.') {
-			if (label == 0 || label > 63 || p[i - 1] == '-')
-				return 0;
-			labels++;
-			if (i < n) {
-				label = 0;
-				tld_letters = 1;
-			}
+	if (!(local & E_LOCAL) || (dots & E_DOT))
+		return 0;
+	/* Domain: labels of LDH bytes split by single dots. */
+	for (start = i = at + 1; ; i++) {
+		if (i < n && p[i] != '.') {
+			all &= email_tab[p[i]];
 			continue;
 		}
-		if (c == '-') {
-			if (label == 0)
-				return 0;
-		} else if (is_digit(c)) {
-			tld_letters = 0;
-		} else if (!is_alpha(c)) {
+		if (i == start || i - start > 63 || p[start] == '-' || p[i - 1] == '-' ||
+		    !(all & E_LDH))
 			return 0;
-		}
-		label++;
+		if (i == n)
+			break;
+		start = i + 1;
+		all = E_ALPHA | E_LDH;
 	}
-	return labels >= 2 && tld_letters && label >= 2;
+	/* The top-level domain: letters only, 2 or more, after at least one dot. */
+	return start > at + 1 && i - start >= 2 && (all & E_ALPHA);
 }
 
 /* ---- phone --------------------------------------------------------------- */
@@ -208,7 +211,9 @@ phone_split(const unsigned char *p, size_t n, struct phone_parse *pp)
 	size_t i = 0;
 	int inparen = 0;
 
-	memset(pp, 0, sizeof(*pp));
+	pp->plus = 0;
+	pp->ngroups = 0;
+	pp->ndigits = 0;
 	pp->paren = -1;
 	if (n > 0 && p[0] == '+') {
 		pp->plus = 1;
@@ -265,11 +270,13 @@ phone_split(const unsigned char *p, size_t n, struct phone_parse *pp)
 static int
 kr_mobile_prefix(const struct phone_parse *pp)
 {
-	unsigned char c = pp->d[2];
+	unsigned char c;
 
+	if (pp->ndigits != 10 && pp->ndigits != 11)
+		return 0;
+	c = pp->d[2];
 	return pp->d[0] == 0 && pp->d[1] == 1 &&
-	    (c == 0 || c == 1 || c == 6 || c == 7 || c == 8 || c == 9) &&
-	    (pp->ndigits == 10 || pp->ndigits == 11);
+	    (c == 0 || c == 1 || c == 6 || c == 7 || c == 8 || c == 9);
 }
 
 static int
@@ -354,53 +361,45 @@ card_issuer_known(const unsigned char *d)
 	return 0;
 }
 
-static int
-luhn_ok(const unsigned char *d, size_t nd)
-{
-	unsigned sum = 0;
-	size_t i;
-	int dbl = 0;
-
-	for (i = nd; i-- > 0; dbl = !dbl) {
-		unsigned v = d[i];
-
-		if (dbl) {
-			v *= 2;
-			if (v > 9)
-				v -= 9;
-		}
-		sum += v;
-	}
-	return sum % 10 == 0;
-}
-
-/* 12..19 digits; groups split by single spaces or by single '-', not both. */
+/* 12..19 digits: one run, or groups of 3..6 digits (the last 1..6) split
+ * by single spaces or by single '-', not both.  A 6-7 grouping (a dashed
+ * RRN) is not a card.  Luhn in the same pass: the sums with the doubling on
+ * even and on odd positions from the left are both kept, and the digit
+ * count picks one at the end (the rightmost digit is never doubled). */
 static int
 card_ok(const unsigned char *p, size_t n)
 {
-	unsigned char d[19], sep = 0;
-	size_t i, nd = 0;
-	int after_sep = 1;
+	static const unsigned char dbl[10] = { 0, 2, 4, 6, 8, 1, 3, 5, 7, 9 };
+	unsigned char head[4] = { 0, 0, 0, 0 }, sep = 0;
+	unsigned even = 0, odd = 0;     /* doubled at even / odd positions */
+	size_t i, nd = 0, group = 0;
 
 	for (i = 0; i < n; i++) {
-		unsigned char c = p[i];
+		unsigned c = p[i], v = c - '0';
 
-		if (is_digit(c)) {
-			if (nd == sizeof(d))
-				return 0;
-			d[nd++] = (unsigned char)(c - '0');
-			after_sep = 0;
-		} else if ((c == ' ' || c == '-') && !after_sep &&
+		if (v < 10) {
+			if (nd < 4)
+				head[nd] = (unsigned char)v;
+			if (nd & 1) {
+				even += v;
+				odd += dbl[v];
+			} else {
+				even += dbl[v];
+				odd += v;
+			}
+			nd++;
+			group++;
+		} else if ((c == ' ' || c == '-') && group >= 3 && group <= 6 &&
 		    (sep == 0 || sep == c)) {
-			sep = c;
-			after_sep = 1;
+			sep = (unsigned char)c;
+			group = 0;
 		} else {
 			return 0;
 		}
 	}
-	if (after_sep || nd < 12)
+	if (group == 0 || (sep != 0 && group > 6) || nd < 12 || nd > 19)
 		return 0;
-	return card_issuer_known(d) && luhn_ok(d, nd);
+	return card_issuer_known(head) && ((nd & 1) ? odd : even) % 10 == 0;
 }
 
 /* ---- IBAN ---------------------------------------------------------------- */
@@ -440,49 +439,77 @@ static const unsigned char iban_len[26 * 26] = {
 	[CC('V', 'A')] = 22, [CC('V', 'G')] = 24, [CC('X', 'K')] = 20,
 };
 
-#define IBAN_MAX 34
+#define IBAN_MAX 34     /* the longest IBAN any country may have */
 
-static unsigned
-iban_mod(unsigned r, unsigned char c)
+/* IBAN character values: '0'..'9' as 0..9, letters of either case as
+ * 10..35, anything else B36_BAD. */
+#define B36_BAD 0xff
+#define B36(c)   (IS_D(c) ? (c) - '0' : ((c) >= 'A' && (c) <= 'Z') ? (c) - 'A' + 10 : \
+	((c) >= 'a' && (c) <= 'z') ? (c) - 'a' + 10 : B36_BAD)
+#define B36_4(c)  B36(c), B36((c) + 1), B36((c) + 2), B36((c) + 3)
+#define B36_16(c) B36_4(c), B36_4((c) + 4), B36_4((c) + 8), B36_4((c) + 12)
+#define B36_64(c) B36_16(c), B36_16((c) + 16), B36_16((c) + 32), B36_16((c) + 48)
+
+static const unsigned char b36_tab[256] = {
+	B36_64(0), B36_64(64), B36_64(128), B36_64(192)
+};
+
+/* Append one IBAN character value v (0..35) to the running remainder: a
+ * digit as one decimal digit, a letter as two.  r is reduced mod 97 only
+ * once it passes 10^7, so it stays below 2^32 (10^7 * 100 + 35). */
+static uint32_t
+iban_mod(uint32_t r, unsigned v)
 {
-	if (is_digit(c))
-		return (r * 10 + (unsigned)(c - '0')) % 97;
-	return (r * 100 + (unsigned)((c | 0x20) - 'a' + 10)) % 97;
+	r = r * (v < 10 ? 10u : 100u) + v;
+	return r >= 10000000u ? r % 97u : r;
 }
 
 /* Country, two check digits, alphanumeric BBAN, the country's length, and
- * mod 97 of BBAN + country + check digits (letters as 10..35) == 1.  Either
- * no spaces or single spaces between groups of 4 (the last group 1..4). */
+ * mod 97 of BBAN + country + check digits (letters as 10..35) == 1, all in
+ * one pass: the first four characters are kept aside and appended last.
+ * Either no spaces or single spaces between groups of 4 (the last 1..4). */
 static int
 iban_ok(const unsigned char *p, size_t n)
 {
-	unsigned char c[IBAN_MAX];
+	unsigned char head[4];
 	size_t i, k = 0, group = 0;
-	unsigned r = 0, want;
+	uint32_t r = 0;
+	unsigned want = 0;
 
 	for (i = 0; i < n; i++) {
-		if (p[i] == ' ') {
+		unsigned char c = p[i];
+
+		if (c == ' ') {
 			if (group != 4)
 				return 0;
 			group = 0;
 			continue;
 		}
-		if (!is_alnum(p[i]) || k == IBAN_MAX)
-			return 0;
-		c[k++] = p[i];
 		group++;
+		if (k >= 4) {
+			unsigned v = b36_tab[c];
+
+			if (v == B36_BAD || k == want)
+				return 0;
+			r = iban_mod(r, v);
+			k++;
+			continue;
+		}
+		head[k++] = c;
+		if (k == 4) {
+			if (!is_alpha(head[0]) || !is_alpha(head[1]) ||
+			    !is_digit(head[2]) || !is_digit(head[3]))
+				return 0;
+			want = iban_len[CC(head[0] & ~0x20, head[1] & ~0x20)];
+			if (want == 0)
+				return 0;
+		}
 	}
-	if (k < 15 || !is_alpha(c[0]) || !is_alpha(c[1]) || !is_digit(c[2]) ||
-	    !is_digit(c[3]))
+	if (k != want || want == 0)
 		return 0;
-	want = iban_len[CC(c[0] & ~0x20, c[1] & ~0x20)];
-	if (want == 0 || k != want)
-		return 0;
-	for (i = 4; i < k; i++)
-		r = iban_mod(r, c[i]);
 	for (i = 0; i < 4; i++)
-		r = iban_mod(r, c[i]);
-	return r == 1;
+		r = iban_mod(r, b36_tab[head[i]]);
+	return r % 97u == 1;
 }
 
 /* ---- Korean resident registration number --------------------------------- */
@@ -608,68 +635,108 @@ date_ok(const unsigned char *p, size_t n)
 
 /* ---- one value ------------------------------------------------------------ */
 
-/* The detectors for p[0..n), already trimmed, 1 <= n <= TAG_DETECT_MAX_VALUE. */
-static unsigned
-detect_trimmed(const unsigned char *p, size_t n)
+#define BIT(d) (1u << (d))
+
+/* The detectors whose shape the summary allows.  Each test is a handful of
+ * compares on the counts; most values (names, amounts, codes, free text)
+ * leave none, and cost nothing more than the summary pass. */
+static inline unsigned
+candidates(uint64_t sum, size_t n)
 {
-	uint64_t sa = 0, sb = 0, sum;
-	unsigned dig, alpha, at, dot, colon, dash, space, other, bits = 0;
-	size_t i;
+	unsigned dig = FIELD(sum, SH_DIGIT), alpha = FIELD(sum, SH_ALPHA),
+	    at = FIELD(sum, SH_AT), dot = FIELD(sum, SH_DOT),
+	    colon = FIELD(sum, SH_COLON), dash = FIELD(sum, SH_DASH),
+	    space = FIELD(sum, SH_SPACE), other = FIELD(sum, SH_OTHER);
+	unsigned c = 0;
 
-	for (i = 0; i + 1 < n; i += 2) {
-		sa += cls_tab[p[i]];
-		sb += cls_tab[p[i + 1]];
-	}
-	if (i < n)
-		sa += cls_tab[p[i]];
-	sum = sa + sb;
-	dig = FIELD(sum, SH_DIGIT);
-	alpha = FIELD(sum, SH_ALPHA);
-	at = FIELD(sum, SH_AT);
-	dot = FIELD(sum, SH_DOT);
-	colon = FIELD(sum, SH_COLON);
-	dash = FIELD(sum, SH_DASH);
-	space = FIELD(sum, SH_SPACE);
-	other = FIELD(sum, SH_OTHER);
-
-	if (at != 0) {
-		if (at == 1 && dot >= 1 && colon == 0 && space == 0 && alpha >= 2 &&
-		    n >= 6 && email_ok(p, n))
-			bits |= 1u << TAG_DET_EMAIL;
-		return bits;
-	}
-	if (colon != 0) {
-		if (colon >= 2 && space == 0 && dash == 0 && other == 0 &&
-		    ipv6_ok(p, n))
-			bits |= 1u << TAG_DET_IPV6;
-		return bits;
-	}
-	if (dig == 0)
+	if (at != 0)
+		return at == 1 && dot >= 1 && colon == 0 && space == 0 &&
+		    alpha >= 2 && n >= 6 ? BIT(TAG_DET_EMAIL) : 0;
+	if (colon != 0)
+		return colon >= 2 && space == 0 && dash == 0 && other == 0 &&
+		    n <= IPV6_MAX ? BIT(TAG_DET_IPV6) : 0;
+	if (alpha != 0)
+		return alpha >= 2 && dig >= 2 && dig + alpha + space == n &&
+		    dig + alpha >= 15 && dig + alpha <= IBAN_MAX ? BIT(TAG_DET_IBAN) : 0;
+	if (dig < 4)
 		return 0;
-	if (alpha != 0) {
-		if (alpha >= 2 && dig >= 2 && dig + alpha + space == n &&
-		    dig + alpha >= 15 && dig + alpha <= IBAN_MAX && iban_ok(p, n))
-			bits |= 1u << TAG_DET_IBAN;
-		return bits;
-	}
 	/* Digits and punctuation only from here. */
-	if (dot == 3 && dig + 3 == n && n >= 7 && n <= 15 && ipv4_ok(p, n))
-		bits |= 1u << TAG_DET_IPV4;
-	if (dig == 8 && (n == 8 || (n == 10 && (dash == 2 || dot == 2 || other == 2))) &&
-	    date_ok(p, n))
-		bits |= 1u << TAG_DET_DATE;
-	if (dig == 13 && (n == 13 || (n == 14 && dash == 1)) && kr_rrn_ok(p, n))
-		bits |= 1u << TAG_DET_KR_RRN;
-	if (dig == 9 && n == 11 && (dash == 2 || space == 2) && us_ssn_ok(p, n))
-		bits |= 1u << TAG_DET_US_SSN;
-	if (dig >= 12 && dig <= 19 && dot == 0 && other == 0 && card_ok(p, n))
-		bits |= 1u << TAG_DET_CARD;
-	if (dig >= 8 && dig <= PH_MAXDIGITS && phone_ok(p, n))
-		bits |= 1u << TAG_DET_PHONE;
+	if (dot == 3 && dig + 3 == n && n <= 15)
+		c |= BIT(TAG_DET_IPV4);
+	if (dig == 8 && (n == 8 || (n == 10 && (dash == 2 || dot == 2 || other == 2))))
+		c |= BIT(TAG_DET_DATE);
+	if (dig == 13 && (n == 13 || (n == 14 && dash == 1)))
+		c |= BIT(TAG_DET_KR_RRN);
+	if (dig == 9 && n == 11 && (dash == 2 || space == 2))
+		c |= BIT(TAG_DET_US_SSN);
+	if (dig >= 12 && dig <= 19 && dot == 0 && other == 0)
+		c |= BIT(TAG_DET_CARD);
+	if (dig >= 8 && dig <= PH_MAXDIGITS)
+		c |= BIT(TAG_DET_PHONE);
+	return c;
+}
+
+/* Run the validators the summary allows.  Shapes that exclude the others
+ * return early: an IPv4 address or a date is nothing else, and a value that
+ * is a card, an RRN or an SSN can never be a phone number (cards start with
+ * 2..6, the phone formats with '+', 0 or a 3-3-4 North American shape;
+ * RRNs have 13 digits; SSNs are 3-2-4). */
+static unsigned
+run_detectors(const unsigned char *p, size_t n, unsigned cand)
+{
+	unsigned bits = 0;
+
+	if (cand & BIT(TAG_DET_EMAIL))
+		return email_ok(p, n) ? BIT(TAG_DET_EMAIL) : 0;
+	if (cand & BIT(TAG_DET_IPV6))
+		return ipv6_ok(p, n) ? BIT(TAG_DET_IPV6) : 0;
+	if (cand & BIT(TAG_DET_IBAN))
+		return iban_ok(p, n) ? BIT(TAG_DET_IBAN) : 0;
+	if ((cand & BIT(TAG_DET_IPV4)) && ipv4_ok(p, n))
+		return BIT(TAG_DET_IPV4);
+	if ((cand & BIT(TAG_DET_DATE)) && date_ok(p, n))
+		return BIT(TAG_DET_DATE);
+	if ((cand & BIT(TAG_DET_US_SSN)) && us_ssn_ok(p, n))
+		return BIT(TAG_DET_US_SSN);
+	if ((cand & BIT(TAG_DET_KR_RRN)) && kr_rrn_ok(p, n))
+		bits |= BIT(TAG_DET_KR_RRN);
+	if ((cand & BIT(TAG_DET_CARD)) && card_ok(p, n))
+		bits |= BIT(TAG_DET_CARD);
+	if (bits == 0 && (cand & BIT(TAG_DET_PHONE)) && phone_ok(p, n))
+		bits |= BIT(TAG_DET_PHONE);
 	return bits;
 }
 
-static void
+/* Past this length only an email is possible (the longest other shape is a
+ * 45-byte IPv6 address), so a value without '@' needs no summary. */
+#define SHORT_SHAPES_MAX 45
+
+/* The detectors for p[0..n), n bytes after trimming. */
+static inline unsigned
+detect_trimmed(const unsigned char *p, size_t n)
+{
+	uint64_t sa = 0, sb = 0, sc = 0, sd = 0;
+	unsigned cand;
+	size_t i;
+
+	if (n == 0 || n > TAG_DETECT_MAX_VALUE)
+		return 0;
+	if (n > SHORT_SHAPES_MAX && memchr(p, '@', n) == NULL)
+		return 0;
+	/* Four independent sums; a field is at most n <= 254, so none carries. */
+	for (i = 0; i + 4 <= n; i += 4) {
+		sa += cls_tab[p[i]];
+		sb += cls_tab[p[i + 1]];
+		sc += cls_tab[p[i + 2]];
+		sd += cls_tab[p[i + 3]];
+	}
+	for (; i < n; i++)
+		sa += cls_tab[p[i]];
+	cand = candidates(sa + sb + sc + sd, n);
+	return cand != 0 ? run_detectors(p, n, cand) : 0;
+}
+
+static inline void
 trim(const unsigned char **pp, size_t *np)
 {
 	const unsigned char *p = *pp;
@@ -693,8 +760,6 @@ tag_detect_value(const char *value, size_t n)
 	if (p == NULL)
 		return 0;
 	trim(&p, &n);
-	if (n == 0 || n > TAG_DETECT_MAX_VALUE)
-		return 0;
 	return detect_trimmed(p, n);
 }
 
@@ -827,7 +892,8 @@ static const char *const negator_words[] = {
 static const char *const name_prefixes[] = {
 	"customer", "cust", "client", "contact", "holder", "cardholder",
 	"accountholder", "patient", "employee", "emp", "member", "student",
-	"recipient", "receiver", "sender", "beneficiary", "owner", "real", "maiden", "mothersmaiden", "mothermaiden", "guardian",
+	"recipient", "receiver", "sender", "beneficiary", "owner", "real",
+	"maiden", "mothersmaiden", "mothermaiden", "guardian",
 	"parent", "person", "applicant", "subscriber", "buyer", "passenger",
 	"guest", "tenant", "payer", "payee", "shipping", "billing", "english",
 	"eng", "korean", "kor", "kr", "en", "ko", "hangul", "latin", "native",
@@ -1143,8 +1209,6 @@ tag_score_add(struct tag_score *s, const char *value, size_t n)
 	if (n == 0)
 		return;
 	s->nonempty++;
-	if (n > TAG_DETECT_MAX_VALUE)
-		return;
 	bits = detect_trimmed(p, n);
 	for (d = 0; bits != 0; d++, bits >>= 1)
 		if (bits & 1u)

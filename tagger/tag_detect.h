@@ -32,7 +32,12 @@ enum tag_detector {
 };
 
 /* Bit set of the detectors that accept the value p[0..n) (1u << TAG_DET_x).
- * Leading and trailing ASCII whitespace are ignored.  0 for empty. */
+ * Leading and trailing ASCII whitespace are ignored.  0 for empty, and for a
+ * value longer than 254 bytes after trimming (the longest email; nothing
+ * else is that long).  One pass over the bytes counts character classes;
+ * only the detectors whose shape those counts allow run.  Emails are ASCII
+ * (RFC 5322 dot-atom local part).  More than one bit is rare: a 13-digit
+ * RRN without its dash may also be a Luhn-valid card number. */
 unsigned tag_detect_value(const char *p, size_t n);
 
 /* "email", "phone", "card", "iban", "kr_rrn", "us_ssn", "ipv4", "ipv6", "date".
@@ -44,11 +49,19 @@ const char *tag_detector_category(int det);
 
 /* The vault category a column name hints at, or NULL: "email", "phone",
  * "name", "address", "dob", "national_id", "ssn", "ip", "card", "iban".
- * Case-insensitive for ASCII; word parts split on '_', '-', ' ', '.', and
- * camelCase ("firstName"); Korean names ("이메일", "전화번호", "휴대폰",
- * "주민등록번호", "이름", "성명", "주소", "생년월일", ...) match as substrings.
- * Static storage.  Generic words alone ("name" inside "product_name" or
- * "file_name", "date" in "created_date") do not hint at PII. */
+ * Case-insensitive for ASCII; word parts split on '_', '-', ' ', '.' (any
+ * byte but a letter or digit), camelCase ("firstName", "IPAddress") and
+ * digits ("address2"); the most specific keyword wins ("email_address" is
+ * an email, "remote_addr" an IP, "mac_address" nothing).  A last word that
+ * describes the value rather than holding it ("email_verified", "card_type",
+ * "ip_country", "birth_year") or a leading flag word ("is_mobile",
+ * "hashed_email") cancels the hint.  Korean keywords ("이메일", "전화번호",
+ * "휴대폰", "주민등록번호", "주소", "생년월일", ...) match as substrings,
+ * except for "... 여부" / "... 동의" style flag names.  "name" is hinted
+ * only by a whole person-name form: "name", "first_name", "customer_name",
+ * "이름", "성명", "고객명", "고객 이름" (not "product_name", "username",
+ * "파일이름").  Static storage.  Generic words alone ("date" in
+ * "created_date", "zip", "id", "status") do not hint at PII. */
 const char *tag_hint_category(const char *column_name);
 
 /* Running counts for one column.  Zero-initialize, then add values. */
@@ -73,11 +86,14 @@ struct tag_finding {
 
 /* Decide whether a column named name, scored as s, looks like PII: 1 yes,
  * 0 no; f is filled either way.  It does when the best detector's share of
- * non-empty values is at least threshold (0 < threshold <= 1; TAG_DET_DATE
- * counts only with a "dob" name hint), or when the name hints at a category
- * (a name hint alone is enough: a column called "email" whose values do not
- * look like addresses is still an email column).  The category is the
- * detector's when one passed the threshold, else the hint's. */
+ * non-empty values is at least threshold (0 < threshold <= 1), or when the
+ * name hints at a category (a name hint alone is enough: a column called
+ * "email" whose values do not look like addresses is still an email
+ * column).  The category is the detector's when one passed the threshold,
+ * else the hint's.  The best detector is the one that accepted the most
+ * values (ties: the lower enum value); it is reported even below the
+ * threshold.  TAG_DET_DATE is a candidate only with a "dob" name hint, so a
+ * date column named "created" reports detector -1. */
 int tag_score_finding(const struct tag_score *s, const char *name,
     double threshold, struct tag_finding *f);
 

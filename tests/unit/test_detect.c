@@ -176,6 +176,11 @@ static const struct row rows[] = {
 	{ "-4111-1111-1111-1111", TAG_DET_CARD, 0 },
 	{ "4111.1111.1111.1111", TAG_DET_CARD, 0 },
 	{ "4111 1111 1111 111x", TAG_DET_CARD, 0 },
+	{ "3056 930902 5904", TAG_DET_CARD, 1 },        /* Diners 4-6-4 */
+	{ "4000 0000 0000 0000 006", TAG_DET_CARD, 1 }, /* last group of 3 */
+	{ "4111 11 1111 1111 11", TAG_DET_CARD, 0 },    /* a group of 2 */
+	{ "4111111 111111111", TAG_DET_CARD, 0 },       /* a group of 7 */
+	{ "422222-2222222", TAG_DET_CARD, 0 },          /* RRN grouping, Luhn valid */
 
 	/* iban */
 	{ "DE89370400440532013000", TAG_DET_IBAN, 1 },
@@ -326,6 +331,10 @@ static const struct row rows[] = {
 	{ "ORDER-2024-000123", NONE, 0 },
 	{ "true", NONE, 0 },
 	{ "https://example.com/a@b.c", NONE, 0 },
+	/* past 45 bytes only an email is possible */
+	{ "card 4111 1111 1111 1111 and phone 010-1234-5678", NONE, 0 },
+	{ "write to alice@example.com for the details, thanks", NONE, 0 },
+	{ "first.middle.last.name.of.someone@a-long-subdomain.example.com", TAG_DET_EMAIL, 1 },
 };
 
 /* Values that more than one detector (or exactly one) must accept. */
