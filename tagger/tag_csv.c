@@ -36,6 +36,7 @@
 
 #include "../common/err.h"
 #include "tag_io.h"
+#include "tag_util.h"
 
 #define CSV_IBUF (64u * 1024)      /* input buffer, filled by fread */
 #define CSV_REC0 4096u             /* first size of the record buffer */
@@ -111,39 +112,6 @@ csv_fail(struct tag_csv_reader *r, struct tag_ioerr *err, int code, int fatal,
 	return code;
 }
 
-/* Length of the valid UTF-8 sequence at p[0] (p[0] >= 0x80), 0 if invalid
- * (overlong, surrogate, above U+10FFFF, bad or missing continuation). */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t k, i;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		k = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		k = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		k = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (n < k || p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < k; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return k;
-}
-
 #define HIGHS 0x8080808080808080ull
 
 /* Offset of the first byte of p[0..n) that does not begin a valid UTF-8
@@ -167,7 +135,7 @@ utf8_bad(const unsigned char *p, size_t n)
 			i++;
 			continue;
 		}
-		if ((k = utf8_seq(p + i, n - i)) == 0)
+		if ((k = tag_utf8_seq(p + i, n - i)) == 0)
 			return i;
 		i += k;
 	}

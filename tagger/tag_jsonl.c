@@ -38,6 +38,7 @@
 
 #include "../common/err.h"
 #include "tag_io.h"
+#include "tag_util.h"
 
 #define JL_IBUF (64u * 1024)
 #define JL_MAX_DEPTH 32
@@ -158,39 +159,6 @@ jskip_ws(struct jscan *s)
 		s->i++;
 }
 
-/* Length of the valid UTF-8 sequence at p[0] (p[0] >= 0x80), 0 if invalid
- * (overlong, surrogate, above U+10FFFF, bad or missing continuation). */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t k, i;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		k = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		k = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		k = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (n < k || p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < k; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return k;
-}
-
 /* The value of 4 hex digits at p (n bytes available), -1 if not. */
 static long
 hex4(const unsigned char *p, size_t n)
@@ -275,7 +243,7 @@ jstring(struct jscan *s, int store, const char **out, size_t *outlen)
 		if (c == '"')
 			break;
 		if (c >= 0x80) {
-			if ((k = utf8_seq(p + i, n - i)) == 0)
+			if ((k = tag_utf8_seq(p + i, n - i)) == 0)
 				return jfail(s, "invalid UTF-8");
 			if (d != NULL) {
 				memcpy(d + dl, p + i, k);
@@ -405,15 +373,11 @@ key_push(struct jscan *s, const char *k, size_t len, size_t idx)
 	return 0;
 }
 
-/* FNV-1a. */
 static size_t
 key_hash(const char *k, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	size_t i;
+	uint64_t h = tag_hash(k, len);
 
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)k[i]) * 0x100000001b3ull;
 	return (size_t)(h ^ (h >> 32));
 }
 

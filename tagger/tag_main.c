@@ -157,6 +157,18 @@ parse_share(const char *s, double *out)
 }
 
 static int
+parse_format(const char *s, enum piitag_format *fmt)
+{
+	if (strcmp(s, "csv") == 0)
+		*fmt = PIITAG_CSV;
+	else if (strcmp(s, "jsonl") == 0)
+		*fmt = PIITAG_JSONL;
+	else
+		return -1;
+	return 0;
+}
+
+static int
 format_from_name(const char *name, enum piitag_format *fmt)
 {
 	const char *dot;
@@ -348,11 +360,7 @@ cmd_scan(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			if (strcmp(optarg, "csv") == 0)
-				so.format = PIITAG_CSV;
-			else if (strcmp(optarg, "jsonl") == 0)
-				so.format = PIITAG_JSONL;
-			else
+			if (parse_format(optarg, &so.format) != 0)
 				return usage("--format must be csv or jsonl");
 			have_fmt = 1;
 			break;
@@ -475,11 +483,7 @@ cmd_run(int argc, char **argv, int cmd)
 		case 'K': o.vault.key = optarg; break;
 		case 'C': o.vault.cacert = optarg; break;
 		case 'f':
-			if (strcmp(optarg, "csv") == 0)
-				o.format = PIITAG_CSV;
-			else if (strcmp(optarg, "jsonl") == 0)
-				o.format = PIITAG_JSONL;
-			else
+			if (parse_format(optarg, &o.format) != 0)
 				return usage("--format must be csv or jsonl");
 			have_fmt = 1;
 			break;

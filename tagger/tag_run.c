@@ -37,6 +37,7 @@
 #include "tag_io.h"
 #include "tag_run.h"
 #include "tag_schema.h"
+#include "tag_util.h"
 #include "tag_vault.h"
 
 #define TOKMAX 96                  /* a token, NUL included */
@@ -127,28 +128,7 @@ struct run {
 	struct pii_buf outbuf;
 };
 
-static int
-rfail(struct piitag_error *err, int code, unsigned long long line,
-    const char *column, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int
-rfail(struct piitag_error *err, int code, unsigned long long line,
-    const char *column, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL) {
-		memset(err, 0, sizeof(*err));
-		err->code = code;
-		err->line = line;
-		if (column != NULL)
-			snprintf(err->column, sizeof(err->column), "%s", column);
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+#define rfail tag_error_set
 
 int
 piitag_init(void)
@@ -199,12 +179,7 @@ tag_now_rfc3339(char *buf, size_t cap)
 static uint32_t
 name_hash(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
+	return (uint32_t)tag_hash(s, n);
 }
 
 static int
@@ -1127,18 +1102,6 @@ new_run_id(char *out, size_t cap)
 }
 
 static int
-run_id_ok(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++, n++)
-		if (n >= 40 || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
-			return 0;
-	return n > 0;
-}
-
-static int
 setup_csv_header(struct run *R, struct tag_csv_reader *csv)
 {
 	struct tag_csv_row row;
@@ -1209,7 +1172,7 @@ piitag_run(const struct piitag_run_opts *o, FILE *in, FILE *out,
 	pii_buf_init(&R.outbuf, DATA_MAX);
 	tag_now_rfc3339(rep->started, sizeof(rep->started));
 	if (o->run_id != NULL) {
-		if (!run_id_ok(o->run_id)) {
+		if (!tag_name_ok(o->run_id, 40, "._-")) {
 			r = rfail(err, PII_ERR_USAGE, 0, NULL, "the run id must be 1-40 "
 			    "characters of [A-Za-z0-9._-]");
 			goto out;

@@ -20,6 +20,7 @@
 #include "tag_detect.h"
 #include "tag_io.h"
 #include "tag_run.h"
+#include "tag_util.h"
 #include "piitag.h"
 
 #define SCAN_MAX_COLUMNS 4096
@@ -29,26 +30,7 @@ struct scol {
 	struct tag_score score;
 };
 
-static int
-sfail(struct piitag_error *err, int code, unsigned long long line,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-sfail(struct piitag_error *err, int code, unsigned long long line,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL) {
-		memset(err, 0, sizeof(*err));
-		err->code = code;
-		err->line = line;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+#define sfail(err, code, line, ...) tag_error_set(err, code, line, NULL, __VA_ARGS__)
 
 /* 1 if a column name suggests the subject's identifier. */
 static int
@@ -100,19 +82,6 @@ col_find_add(struct scol **cols, size_t *n, size_t *cap, const char *name,
 	return (int)(*n)++;
 }
 
-static int
-dataset_ok(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++, n++)
-		if (n >= 128 || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-' ||
-		    *s == ':' || *s == '/'))
-			return 0;
-	return n > 0;
-}
-
 int
 piitag_scan(FILE *in, const struct piitag_scan_opts *o, char **json,
     struct piitag_error *err)
@@ -129,7 +98,7 @@ piitag_scan(FILE *in, const struct piitag_scan_opts *o, char **json,
 	*json = NULL;
 	if (!(o->threshold > 0 && o->threshold <= 1))
 		return sfail(err, PII_ERR_USAGE, 0, "--threshold must be in (0, 1]");
-	if (o->dataset != NULL && !dataset_ok(o->dataset))
+	if (o->dataset != NULL && !tag_name_ok(o->dataset, 128, "._:/-"))
 		return sfail(err, PII_ERR_USAGE, 0, "the dataset name must be 1-128 "
 		    "characters of [A-Za-z0-9._:/-]");
 	if (o->format == PIITAG_CSV) {

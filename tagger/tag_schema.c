@@ -22,50 +22,14 @@
 #include "../common/err.h"
 #include "../common/json_util.h"
 #include "tag_schema.h"
+#include "tag_util.h"
 
 #define SCHEMA_MAX_BYTES (4u << 20)
 #define MAX_COLUMNS 4096
 #define MAX_REASON 500
 #define MAX_PREFIX 64
 
-static int
-fail(struct piitag_error *err, int code, const char *column, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct piitag_error *err, int code, const char *column, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL) {
-		memset(err, 0, sizeof(*err));
-		err->code = code;
-		if (column != NULL)
-			snprintf(err->column, sizeof(err->column), "%s", column);
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
-static int
-ident_ok(const char *s, size_t max)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++, n++) {
-		char c = *s;
-
-		if (n >= max)
-			return 0;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
-		    c == ':' || c == '/'))
-			return 0;
-	}
-	return n > 0;
-}
+#define fail(err, code, column, ...) tag_error_set(err, code, 0, column, __VA_ARGS__)
 
 static int
 category_ok(const char *s)
@@ -224,7 +188,7 @@ piitag_schema_parse(const char *text, size_t len, struct piitag_schema **out,
 		fail(err, r, NULL, "%s: %s", ei.field, ei.message);
 		goto out;
 	}
-	if (!ident_ok(v, 128)) {
+	if (!tag_name_ok(v, 128, "._:/-")) {
 		fail(err, r, NULL, "dataset must be 1-128 characters of "
 		    "[A-Za-z0-9._:/-] (it is the vault's \"source\")");
 		goto out;
