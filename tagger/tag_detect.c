@@ -1229,12 +1229,25 @@ tag_score_finding(const struct tag_score *s, const char *name,
 	f->sample = s->nonempty;
 	f->hint = hint;
 	for (d = 0; d < TAG_DET_COUNT && s->nonempty > 0; d++) {
+		uint64_t m = 0;
+		int e;
+
 		if (d == TAG_DET_DATE && !dob)
 			continue;
+		/* Detectors of one category count together (ipv4 and ipv6 are
+		 * both "ip"; no value is accepted by both): a column of half v4,
+		 * half v6 addresses is an ip column at share 1.  The detector
+		 * named is the category's busiest. */
+		for (e = 0; e < TAG_DET_COUNT; e++)
+			if (strcmp(det_categories[e], det_categories[d]) == 0 &&
+			    (e != TAG_DET_DATE || dob))
+				m += s->matched[e];
 		/* Strictly more: on equal counts the lower enum value stays. */
-		if (s->matched[d] > f->matched) {
+		if (m > f->matched || (m == f->matched && f->detector >= 0 &&
+		    strcmp(det_categories[f->detector], det_categories[d]) == 0 &&
+		    s->matched[d] > s->matched[f->detector])) {
 			f->detector = d;
-			f->matched = s->matched[d];
+			f->matched = m;
 		}
 	}
 	if (f->detector >= 0)

@@ -487,9 +487,9 @@ static const struct col_row col_rows[] = {
 	{ "detector beats hint", "phone",
 	    { "alice@example.com", "bob@example.com", "carol@example.com" },
 	    1, TAG_DET_EMAIL, "email", 3, 3 },
-	{ "IPv4 column", "c3",
+	{ "IP column (4 v4 + 1 v6 count together as ip)", "c3",
 	    { "10.0.0.1", "192.168.1.20", "8.8.8.8", "172.16.0.1", "::1" },
-	    1, TAG_DET_IPV4, "ip", 4, 5 },
+	    1, TAG_DET_IPV4, "ip", 5, 5 },
 	{ "RRN column", "c4",
 	    { "900101-1234568", "850315-2345678", "000229-3123454", "991231-1876546" },
 	    1, TAG_DET_KR_RRN, "national_id", 4, 4 },
@@ -685,6 +685,29 @@ test_columns(void)
 	    "score counts a date");
 	tag_score_add(&s, NULL, 0);
 	CHECK(s.values == 2 && s.nonempty == 1, "NULL value counts as empty");
+
+	/* Detectors of one category count together: half IPv4, half IPv6
+	 * under a neutral name is an ip column at share 1. */
+	memset(&s, 0, sizeof(s));
+	tag_score_add(&s, "192.0.2.1", 9);
+	tag_score_add(&s, "2001:db8::1", 11);
+	tag_score_add(&s, "198.51.100.7", 12);
+	tag_score_add(&s, "fe80::1", 7);
+	tag_score_add(&s, "2001:db8::2", 11);
+	r = tag_score_finding(&s, "x", 0.6, &f);
+	CHECK(r == 1 && f.category != NULL && strcmp(f.category, "ip") == 0 &&
+	    f.matched == 5 && f.share > 0.99999, "mixed v4/v6 column: ip at share 1");
+	CHECK(f.detector == TAG_DET_IPV6, "the category's busiest detector is named (ipv6, 3 of 5)");
+	/* ...and categories still compete: 3 emails beat 2 addresses */
+	memset(&s, 0, sizeof(s));
+	tag_score_add(&s, "a@example.com", 13);
+	tag_score_add(&s, "b@example.com", 13);
+	tag_score_add(&s, "c@example.com", 13);
+	tag_score_add(&s, "192.0.2.1", 9);
+	tag_score_add(&s, "2001:db8::1", 11);
+	r = tag_score_finding(&s, "x", 0.5, &f);
+	CHECK(r == 1 && f.detector == TAG_DET_EMAIL && f.matched == 3,
+	    "3 emails against 1 v4 + 1 v6: email");
 }
 
 int
