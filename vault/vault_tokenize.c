@@ -55,6 +55,12 @@ struct tk_subject {
 	int is_new;
 	struct vault_dek *dek;         /* a slot of tk_batch.deks, or NULL */
 	size_t known_off, known_len;   /* tokens it already has, into tk_batch.known */
+	/* a known subject's wrapped DEK, unwrapped only when one of its values
+	 * has to be sealed (a re-ingest of known values needs no key) */
+	unsigned char wrapped[VAULT_WRAPPED_DEK_BYTES];
+	size_t wrapped_len;
+	uint32_t epoch;
+	int dek_pending;
 };
 
 struct tk_record {
@@ -364,6 +370,7 @@ batch_reset(struct tk_batch *b)
 		sj->id = 0;
 		sj->erased = sj->objects = sj->is_new = 0;
 		sj->dek = NULL;
+		sj->dek_pending = 0;
 		sj->known_off = sj->known_len = 0;
 	}
 	pii_buf_reset(&b->known);
@@ -379,8 +386,7 @@ batch_reset(struct tk_batch *b)
  * it finds the subject) and its wrapped DEK in subject_keys.
  */
 static int
-load_subjects(struct vault_server *vs, PGconn *c, struct tk_batch *b,
-    struct pii_errinfo *ei)
+load_subjects(struct vault_server *vs, PGconn *c, struct tk_batch *b)
 {
 	struct pii_buf toks, keys, cats;
 	PGresult *res = NULL;
@@ -462,16 +468,10 @@ load_subjects(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 			r = PII_ERR_INTERNAL;
 			goto out;
 		}
-		sj->dek = vault_dek_set_at(b->deks, k);
-		r = vault_dek_unwrap_into(vs->keys, w, wl, sj->token,
-		    (uint32_t)strtoul(PQgetvalue(res, (int)i, 3), NULL, 10), sj->dek);
-		if (r != 0) {
-			pii_errinfo_set(ei, PII_ERR_INTERNAL, NULL,
-			    "a stored subject key failed to authenticate "
-			    "(see the vault log)");
-			r = PII_ERR_CRYPTO;
-			goto out;
-		}
+		memcpy(sj->wrapped, w, wl);
+		sj->wrapped_len = wl;
+		sj->epoch = (uint32_t)strtoul(PQgetvalue(res, (int)i, 3), NULL, 10);
+		sj->dek_pending = 1;
 	}
 	PQclear(res);
 	res = NULL;
@@ -569,6 +569,27 @@ out:
 	return r;
 }
 
+/* Unwrap a known subject's DEK into its slot the first time one of its
+ * values is sealed. */
+static int
+subject_dek(struct vault_server *vs, struct tk_batch *b, size_t k,
+    struct pii_errinfo *ei)
+{
+	struct tk_subject *sj = &b->subjects[k];
+
+	if (!sj->dek_pending)
+		return 0;
+	sj->dek = vault_dek_set_at(b->deks, k);
+	if (vault_dek_unwrap_into(vs->keys, sj->wrapped, sj->wrapped_len,
+	    sj->token, sj->epoch, sj->dek) != 0) {
+		pii_errinfo_set(ei, PII_ERR_INTERNAL, NULL, "a stored subject key "
+		    "failed to authenticate (see the vault log)");
+		return PII_ERR_CRYPTO;
+	}
+	sj->dek_pending = 0;
+	return 0;
+}
+
 /* 1 if the database already holds token for the known subject sj (from
  * the tokens load_subjects fetched, " tok tok "). */
 static int
@@ -614,7 +635,7 @@ cmp_newval(const void *a, const void *b)
  */
 static int
 store_values(struct vault_server *vs, PGconn *c, struct tk_batch *b,
-    long long *stored, long long *total)
+    long long *stored, long long *total, struct pii_errinfo *ei)
 {
 	struct pii_buf copy, toks, ids, cats, cts;
 	struct tk_newval *nv = NULL;
@@ -665,6 +686,8 @@ store_values(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 			}
 			if (subject_has(b, sj, f->token))
 				continue;   /* stored before: nothing to write */
+			if ((r = subject_dek(vs, b, tr->subject, ei)) != 0)
+				goto out;
 			r = vault_value_seal(sj->dek, sj->token, f->category, f->token,
 			    (const unsigned char *)b->arena.data + f->plain_off,
 			    f->plain_len, sealed, sealcap, &sl);
@@ -879,15 +902,8 @@ run_batch(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 			res = NULL;
 		}
 	}
-	if ((r = load_subjects(vs, c, b, ei)) != 0) {
-		if (r == PII_ERR_CRYPTO) {
-			pii_log(PII_LOG_ERROR, "event=dek_unwrap_failed "
-			    "request_id=%s", who->request_id);
-			r = PII_ERR_INTERNAL;
-			goto out;
-		}
+	if ((r = load_subjects(vs, c, b)) != 0)
 		goto dbfail;
-	}
 	for (i = 0; i < b->nrecs; i++) {
 		const struct tk_subject *sj = &b->subjects[b->recs[i].subject];
 
@@ -896,8 +912,15 @@ run_batch(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 		else if (sj->objects)
 			b->recs[i].dropped = PII_ERR_OBJECTION;
 	}
-	if ((r = store_values(vs, c, b, &st, &total)) != 0)
+	if ((r = store_values(vs, c, b, &st, &total, ei)) != 0) {
+		if (r == PII_ERR_CRYPTO) {
+			pii_log(PII_LOG_ERROR, "event=dek_unwrap_failed "
+			    "request_id=%s", who->request_id);
+			r = PII_ERR_INTERNAL;
+			goto out;
+		}
 		goto dbfail;
+	}
 	if (!replayed) {
 		stored = st;
 		existing = total - st;
