@@ -12,7 +12,7 @@
  *   id           1..N (the subject)
  *   email        first.last<id>@<domain>: unique per row
  *   phone        a Korean mobile number unique per row, either national
- *                010-XXXX-YYYY (about 60%) or E.164 +8210XXXXYYYY
+ *                010-nnnn-nnnn (about 60%) or E.164 +8210nnnnnnnn
  *   name         "First Last" (about 70%) or a Korean name (family name and
  *                a two-syllable given name, UTF-8)
  *   card         16 digits, Visa or Mastercard prefix, Luhn-valid; plain,
@@ -218,11 +218,12 @@ iban_mod97(const char *bban, char c0, char c1)
 static void
 put_iban(FILE *f)
 {
+	/* shape: d a digit, a a letter, m either */
 	static const struct { char cc[3]; const char *shape; } kinds[] = {
 		{ "DE", "dddddddddddddddddd" },          /* 18: BLZ + account */
 		{ "GB", "aaaadddddddddddddd" },          /* 18: bank, sort, account */
 		{ "NL", "aaaadddddddddd" },              /* 14 */
-		{ "FR", "ddddddddddxxxxxxxxxxxdd" },     /* 23 */
+		{ "FR", "ddddddddddmmmmmmmmmmmdd" },     /* 23 */
 	};
 	char bban[40], full[48];
 	unsigned k = pick(N_OF(kinds)), check;
@@ -231,7 +232,7 @@ put_iban(FILE *f)
 	for (i = 0; kinds[k].shape[i] != '\0'; i++) {
 		char s = kinds[k].shape[i];
 
-		if (s == 'd' || (s == 'x' && pick(2) == 0))
+		if (s == 'd' || (s == 'm' && pick(2) == 0))
 			bban[i] = (char)('0' + pick(10));
 		else
 			bban[i] = (char)('A' + pick(26));

@@ -13,7 +13,7 @@
  * splice tokens in while keeping every other byte), numbers of any size
  * kept as text, and speed.  The scanner is recursive descent, at most 32
  * containers deep.  Strings are checked as they are scanned: escapes
- * (\uXXXX surrogate pairs joined, lone surrogates and \u0000 refused),
+ * (\u escapes of surrogate pairs joined, lone surrogates and \u0000 refused),
  * control characters, UTF-8 (overlongs, surrogates, > U+10FFFF refused).
  * Top-level keys, top-level string values and top-level numbers' text are
  * decoded into one per-line buffer of line length + 2 bytes: every decoded
