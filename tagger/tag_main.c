@@ -589,6 +589,17 @@ cmd_run(int argc, char **argv, int cmd)
 		if (out != NULL && out != stdout)
 			drop_temp(out);
 		out = NULL;
+		if (r == PII_ERR_USAGE)
+			rc = 2;
+		goto out;
+	}
+	/* the manifest is made before the output is put in place, and a
+	 * manifest that cannot be written takes the output back */
+	if (manifest_path != NULL && piitag_manifest(&o, &rep,
+	    in_path != NULL ? in_path : "-",
+	    cmd == CMD_RUN ? (out_path != NULL ? out_path : "-") : NULL,
+	    &mjson, &e) != 0) {
+		print_error(&e);
 		goto out;
 	}
 	if (out != NULL && out != stdout) {
@@ -601,15 +612,15 @@ cmd_run(int argc, char **argv, int cmd)
 	if (manifest_path != NULL) {
 		struct pii_errinfo ei;
 
-		if (piitag_manifest(&o, &rep, in_path != NULL ? in_path : "-",
-		    cmd == CMD_RUN ? (out_path != NULL ? out_path : "-") : NULL,
-		    &mjson, &e) != 0) {
-			print_error(&e);
-			goto out;
-		}
 		if (pii_write_file_atomic(manifest_path, "manifest", mjson,
 		    strlen(mjson), 0, &ei) != 0) {
 			fprintf(stderr, "pii-tag: %s\n", ei.message);
+			if (cmd == CMD_RUN && out_path != NULL &&
+			    strcmp(out_path, "-") != 0) {
+				unlink(out_path);
+				fprintf(stderr, "pii-tag: removed %s: a run without its "
+				    "manifest is not complete\n", out_path);
+			}
 			goto out;
 		}
 	}

@@ -83,7 +83,7 @@ struct batch {
 	struct pii_buf body;
 	size_t nrecs, caprecs;
 	uint32_t *rec_row;
-	uint8_t *rec_slot;
+	uint16_t *rec_slot;
 	char *tok;                   /* nrows * nneed * TOKMAX */
 	size_t captok;
 	char id[80];
@@ -205,17 +205,11 @@ col_add(struct run *R, const char *name, size_t n)
 	struct rcol *c;
 	int si;
 
-	if (R->ncols >= MAX_JSONL_COLUMNS)
+	/* the array is made at its full size and never moves: sender
+	 * threads read the needed columns while JSON Lines input adds new
+	 * keys */
+	if (R->ncols >= R->capcols)
 		return PII_ERR_TOO_LARGE;
-	if (R->ncols == R->capcols) {
-		size_t nc = R->capcols ? R->capcols * 2 : 64;
-		struct rcol *nv = realloc(R->cols, nc * sizeof(*nv));
-
-		if (nv == NULL)
-			return PII_ERR_NOMEM;
-		R->cols = nv;
-		R->capcols = nc;
-	}
 	c = &R->cols[R->ncols];
 	memset(c, 0, sizeof(*c));
 	if ((c->name = malloc(n + 1)) == NULL)
@@ -382,11 +376,11 @@ build_body(const struct run *R, struct batch *b)
 	}
 	pii_buf_puts(&b->body, ",\"records\":[");
 	b->nrecs = 0;
-	if (grow((void **)&b->rec_row, &b->caprecs, b->nrows * (size_t)s->nslots + 1,
-	    sizeof(*b->rec_row)) != 0)
+	if (grow((void **)&b->rec_row, &b->caprecs, b->nrows *
+	    (size_t)(s->nslots > 0 ? s->nslots : 1) + 1, sizeof(*b->rec_row)) != 0)
 		return PII_ERR_NOMEM;
 	free(b->rec_slot);
-	if ((b->rec_slot = malloc(b->caprecs)) == NULL)
+	if ((b->rec_slot = malloc(b->caprecs * sizeof(*b->rec_slot))) == NULL)
 		return PII_ERR_NOMEM;
 	for (r = 0; r < b->nrows; r++) {
 		size_t slen;
@@ -413,7 +407,7 @@ build_body(const struct run *R, struct batch *b)
 			if (b->nrecs > 0)
 				pii_buf_putc(&b->body, ',');
 			b->rec_row[b->nrecs] = (uint32_t)r;
-			b->rec_slot[b->nrecs] = (uint8_t)slot;
+			b->rec_slot[b->nrecs] = (uint16_t)slot;
 			b->nrecs++;
 			pii_buf_puts(&b->body, "{\"subject\":\"");
 			/* prefix + value as one JSON string */
@@ -479,7 +473,7 @@ read_answer(const struct run *R, struct batch *b, json_t *resp)
 		return rfail(&b->err, PII_ERR_INTERNAL, 0, NULL, "the vault's answer "
 		    "to batch %s does not match the request", b->id);
 	if (grow((void **)&b->tok, &b->captok, b->nrows * R->nneed * TOKMAX, 1) != 0)
-		return PII_ERR_NOMEM;
+		return rfail(&b->err, PII_ERR_NOMEM, 0, NULL, "out of memory");
 	memset(b->tok, 0, b->nrows * R->nneed * TOKMAX);
 	for (i = 0; i < json_array_size(dropped); i++) {
 		json_t *d = json_array_get(dropped, i);
@@ -514,8 +508,17 @@ read_answer(const struct run *R, struct batch *b, json_t *resp)
 			if (c->slot != b->rec_slot[i])
 				continue;
 			v = json_object_get(fields, c->category);
-			if (v == NULL || json_is_null(v))
+			if (v == NULL || json_is_null(v)) {
+				size_t vl;
+				int pr;
+
+				(void)row_cell_text(R, b, r, k, &vl, &pr);
+				if (pr)   /* sent, so it must come back as a token */
+					return rfail(&b->err, PII_ERR_INTERNAL,
+					    b->rows[r].line, c->name, "the vault's answer "
+					    "to batch %s lacks the token of this value", b->id);
 				continue;
+			}
 			if ((t = json_string_value(v)) == NULL || !token_ok(t))
 				return rfail(&b->err, PII_ERR_INTERNAL, 0, NULL, "the "
 				    "vault's answer to batch %s has a bad token", b->id);
@@ -1130,6 +1133,9 @@ setup_csv_header(struct run *R, struct tag_csv_reader *csv)
 		tag_csv_put_field(&R->header, row.field[i], row.len[i]);
 	}
 	pii_buf_puts(&R->header, row.crlf ? "\r\n" : "\n");
+	if (R->header.failed)
+		return rfail(R->err, PII_ERR_NOMEM, row.line, NULL, "out of memory "
+		    "for the header");
 	for (i = 0; i < R->s->ncols; i++) {
 		const struct tag_schema_col *sc = &R->s->cols[i];
 		int found = 0;
@@ -1168,7 +1174,7 @@ piitag_run(const struct piitag_run_opts *o, FILE *in, FILE *out,
 	R.out = out;
 	pthread_mutex_init(&R.mu, NULL);
 	pthread_cond_init(&R.cv, NULL);
-	pii_buf_init(&R.header, TAG_IO_MAX_FIELDS * (PIITAG_NAME_MAX + 4));
+	pii_buf_init(&R.header, o->max_record * 2 + 16);
 	pii_buf_init(&R.outbuf, DATA_MAX);
 	tag_now_rfc3339(rep->started, sizeof(rep->started));
 	if (o->run_id != NULL) {
@@ -1197,8 +1203,19 @@ piitag_run(const struct piitag_run_opts *o, FILE *in, FILE *out,
 	/* ring: room for the sample plus the batches in flight */
 	R.nring = (size_t)o->parallel * 2 + 1 +
 	    (size_t)((o->sample + o->batch_rows - 1) / o->batch_rows);
-	if (R.nring > 4096)
-		R.nring = 4096;
+	if (R.nring > 4096) {
+		/* the whole sample is held before anything is sent: refuse a
+		 * sample that would need more batches than that in memory */
+		r = rfail(err, PII_ERR_USAGE, 0, NULL, "--sample %llu with --batch %zu "
+		    "needs more than 4096 batches in memory: raise --batch or lower "
+		    "--sample", o->sample, o->batch_rows);
+		goto out;
+	}
+	R.capcols = MAX_JSONL_COLUMNS;
+	if ((R.cols = calloc(R.capcols, sizeof(*R.cols))) == NULL) {
+		r = rfail(err, PII_ERR_NOMEM, 0, NULL, "out of memory");
+		goto out;
+	}
 	if ((R.ring = calloc(R.nring, sizeof(*R.ring))) == NULL) {
 		r = rfail(err, PII_ERR_NOMEM, 0, NULL, "out of memory");
 		goto out;

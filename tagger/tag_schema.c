@@ -28,6 +28,7 @@
 #define MAX_COLUMNS 4096
 #define MAX_REASON 500
 #define MAX_PREFIX 64
+#define MAX_SAME_CATEGORY 64   /* columns sharing one category (vault records per row) */
 
 #define fail(err, code, column, ...) tag_error_set(err, code, 0, column, __VA_ARGS__)
 
@@ -256,6 +257,11 @@ piitag_schema_parse(const char *text, size_t len, struct piitag_schema **out,
 				if (s->cols[j].role == TAG_ROLE_TAG &&
 				    strcmp(s->cols[j].category, c->category) == 0)
 					c->slot++;
+			if (c->slot >= MAX_SAME_CATEGORY) {
+				fail(err, r, c->name, "columns[%zu]: more than %d columns "
+				    "of category %s", i, MAX_SAME_CATEGORY, c->category);
+				goto out;
+			}
 			if (c->slot + 1 > s->nslots)
 				s->nslots = c->slot + 1;
 		}

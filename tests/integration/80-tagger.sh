@@ -271,3 +271,39 @@ expect_eq "usage: a missing argument exits 2" "$?" 2
 expect_eq "usage: an unknown command exits 2" "$?" 2
 "$TAG" run --schema "$T/schema.json" --vault http://localhost:1 "$T/in.csv" 2>/dev/null
 expect_eq "usage: a plain-http vault URL is refused" "$?" 2
+
+# --- regressions from review -------------------------------------------------------
+# a schema with a subject and nothing tagged: every row still gets its subject token
+printf '{"dataset": "rev.subject-only", "columns": [{"name": "id", "category": "subject"}, {"name": "amount", "category": "none", "reason": "an order amount"}]}' >"$T/subj-only.json"
+{ echo "id,amount"; for i in $(seq 1 200); do echo "so$R-$i,$i.50"; done; } >"$T/subj-only.csv"
+check "review: subject-only schema runs" tag_run --schema "$T/subj-only.json" "$T/subj-only.csv" "$T/subj-only.out"
+expect_eq "review: subject-only rows carry subject tokens" "$(tail -n +2 "$T/subj-only.out" | grep -c '^tok_subject_v1_')" 200
+# JSON Lines whose rows keep adding new keys while batches are in flight
+{
+	for i in $(seq 1 3000); do
+		printf '{"id": "jk%s-%d", "email": "jk%d-%s@example.com", "k%d": %d}\n' "$R" "$i" "$i" "$R" "$((i / 15))" "$i"
+	done
+} >"$T/many-keys.jsonl"
+printf '{"dataset": "rev.many-keys", "format": "jsonl", "columns": [{"name": "id", "category": "subject"}, {"name": "email", "category": "email"}]}' >"$T/many-keys.json"
+check "review: new keys while batches are in flight" tag_run --schema "$T/many-keys.json" --sample 10 \
+	--batch 100 --parallel 8 "$T/many-keys.jsonl" "$T/many-keys.out"
+expect_eq "review: every email tokenized" "$(grep -c '"email": "tok_email_v1_' "$T/many-keys.out")" 3000
+# more than 64 columns of one category: refused by the schema
+{
+	printf '{"dataset": "rev.wide", "columns": [{"name": "id", "category": "subject"}'
+	for i in $(seq 0 64); do printf ', {"name": "e%d", "category": "email"}' "$i"; done
+	printf ']}'
+} >"$T/wide.json"
+"$TAG" check --schema "$T/wide.json" "$T/subj-only.csv" 2>"$T/wide.err"
+expect_eq "review: 65 columns of one category refused" "$?" 1
+check "review: the refusal says why" grep -q 'more than 64 columns of category email' "$T/wide.err"
+# a sample that would not fit in memory: a usage error, nothing sent
+tag_run --schema "$T/subj-only.json" --sample 100000 --batch 1 "$T/subj-only.csv" "$T/x4.csv" 2>/dev/null
+expect_eq "review: an oversized sample is a usage error" "$?" 2
+check "review: nothing written for it" test ! -e "$T/x4.csv"
+tag_run --schema "$T/subj-only.json" --run-id 'bad id!' "$T/subj-only.csv" "$T/x5.csv" 2>/dev/null
+expect_eq "review: a bad --run-id is a usage error" "$?" 2
+# a manifest that cannot be written takes the output back
+tag_run --schema "$T/subj-only.json" --manifest /nonexistent/dir/m.json "$T/subj-only.csv" "$T/x6.csv" 2>"$T/x6.err"
+expect_eq "review: an unwritable manifest fails the run" "$?" 1
+check "review: and leaves no output" test ! -e "$T/x6.csv"
