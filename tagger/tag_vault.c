@@ -195,7 +195,8 @@ nap_ms(long ms, const volatile int *stop)
 
 int
 tag_vault_tokenize(struct tag_vault *v, const char *body, size_t len,
-    const char *request_id, json_t **resp, unsigned long long *retries,
+    const char *request_id, const char **text, size_t *textlen,
+    unsigned long long *retries,
     const volatile int *stop, struct tag_vault_fail *f)
 {
 	struct curl_slist *hdrs = NULL;
@@ -221,7 +222,6 @@ tag_vault_tokenize(struct tag_vault *v, const char *body, size_t len,
 	curl_easy_setopt(v->h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(v->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	for (attempt = 0; attempt <= v->retries; attempt++) {
-		struct pii_errinfo ei;
 		CURLcode cc;
 		long status = 0;
 
@@ -250,13 +250,14 @@ tag_vault_tokenize(struct tag_vault *v, const char *body, size_t len,
 		curl_easy_getinfo(v->h, CURLINFO_RESPONSE_CODE, &status);
 		f->status = status;
 		if (status == 200) {
-			if (pii_json_parse(v->resp.data != NULL ? v->resp.data : "",
-			    v->resp.len, 16, resp, &ei) != 0) {
+			if (v->resp.failed || v->resp.len == 0) {
 				r = PII_ERR_INTERNAL;
 				snprintf(f->message, sizeof(f->message),
-				    "the vault's answer is not valid JSON (%.180s)", ei.message);
+				    "the vault's answer is empty or too large");
 				goto out;
 			}
+			*text = v->resp.data;
+			*textlen = v->resp.len;
 			r = 0;
 			goto out;
 		}
@@ -288,6 +289,7 @@ tag_vault_tokenize(struct tag_vault *v, const char *body, size_t len,
 out:
 	curl_easy_setopt(v->h, CURLOPT_HTTPHEADER, v->hdrs);
 	slist_wipe_free(hdrs);
-	pii_buf_reset(&v->resp);
+	if (r != 0)
+		pii_buf_reset(&v->resp);
 	return r;
 }

@@ -31,12 +31,14 @@ struct tag_vault *tag_vault_new(const struct piitag_vault_opts *o,
 void tag_vault_free(struct tag_vault *v);   /* accepts NULL; wipes the token */
 
 /* POST body (JSON) to /v1/tokenize with X-Request-Id: request_id.  0 and
- * *resp (new reference) on 200.  PII_ERR_DB_UNAVAILABLE when every attempt
+ * the answer's text in *text[0..*textlen) on 200, NUL-terminated, valid
+ * until the next call with v (the caller parses it).  PII_ERR_DB_UNAVAILABLE when every attempt
  * failed in a retryable way; another negative code for a final answer; f
  * says which.  *retries is increased by the retries made.  *stop, when it
  * becomes non-zero, cuts the back-off short. */
 int tag_vault_tokenize(struct tag_vault *v, const char *body, size_t len,
-    const char *request_id, json_t **resp, unsigned long long *retries,
+    const char *request_id, const char **text, size_t *textlen,
+    unsigned long long *retries,
     const volatile int *stop, struct tag_vault_fail *f);
 
 #endif
