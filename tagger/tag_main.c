@@ -186,6 +186,48 @@ format_from_name(const char *name, enum piitag_format *fmt)
 	return 0;
 }
 
+/* The options scan, run and check share: --format, --sample, --threshold,
+ * --max-record.  1 if c was one of them (and its value good), 0 if not,
+ * 2 (usage printed) for a bad value.  min_sample is 0 for scan ("all"). */
+struct common_opts {
+	enum piitag_format *format;
+	int *have_fmt;
+	unsigned long long *sample, min_sample;
+	double *threshold;
+	size_t *max_record;
+};
+
+static int
+common_option(int c, const char *arg, const struct common_opts *co)
+{
+	unsigned long long v;
+
+	switch (c) {
+	case 'f':
+		if (parse_format(arg, co->format) != 0)
+			return usage("--format must be csv or jsonl");
+		*co->have_fmt = 1;
+		return 1;
+	case 's':
+		if (parse_ull(arg, 1000000000000ULL, co->sample) != 0 ||
+		    *co->sample < co->min_sample)
+			return usage(co->min_sample == 0 ?
+			    "--sample must be a number of rows (0: all)" :
+			    "--sample must be a number of rows >= 1");
+		return 1;
+	case 't':
+		if (parse_share(arg, co->threshold) != 0)
+			return usage("--threshold must be a share in (0, 1]");
+		return 1;
+	case 'm':
+		if (parse_ull(arg, 1ULL << 30, &v) != 0 || v < 64)
+			return usage("--max-record must be 64..1073741824 bytes");
+		*co->max_record = (size_t)v;
+		return 1;
+	}
+	return 0;
+}
+
 /* Read the service token from a file that only its owner can read. */
 static char *
 read_token_file(const char *path)
@@ -347,10 +389,11 @@ cmd_scan(int argc, char **argv)
 	struct piitag_error e;
 	const char *in_path = NULL, *out_path = NULL;
 	char dataset[129];
-	unsigned long long v;
 	char *json = NULL;
 	int c, have_fmt = 0, rc = 1;
 	FILE *in = stdin, *out = NULL;
+	const struct common_opts co = { &so.format, &have_fmt, &so.sample, 0,
+		&so.threshold, &so.max_record };
 
 	memset(&so, 0, sizeof(so));
 	so.sample = 1000;
@@ -358,29 +401,15 @@ cmd_scan(int argc, char **argv)
 	so.max_record = 1u << 20;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f':
-			if (parse_format(optarg, &so.format) != 0)
-				return usage("--format must be csv or jsonl");
-			have_fmt = 1;
-			break;
-		case 's':
-			if (parse_ull(optarg, 1000000000000ULL, &so.sample) != 0)
-				return usage("--sample must be a number of rows (0: all)");
-			break;
-		case 't':
-			if (parse_share(optarg, &so.threshold) != 0)
-				return usage("--threshold must be a share in (0, 1]");
+		case 'f': case 's': case 't': case 'm':
+			if (common_option(c, optarg, &co) != 1)
+				return 2;
 			break;
 		case 'd':
 			so.dataset = optarg;
 			break;
 		case 'o':
 			out_path = optarg;
-			break;
-		case 'm':
-			if (parse_ull(optarg, 1ULL << 30, &v) != 0 || v < 64)
-				return usage("--max-record must be 64..1073741824 bytes");
-			so.max_record = (size_t)v;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -466,6 +495,8 @@ cmd_run(int argc, char **argv, int cmd)
 	char *token = NULL, *mjson = NULL;
 	int c, have_fmt = 0, rc = 1, r;
 	FILE *in = stdin, *out = NULL;
+	const struct common_opts co = { &o.format, &have_fmt, &o.sample, 1,
+		&o.threshold, &o.max_record };
 
 	memset(&rep, 0, sizeof(rep));
 	piitag_run_opts_init(&o);
@@ -481,24 +512,9 @@ cmd_run(int argc, char **argv, int cmd)
 		case 'c': o.vault.cert = optarg; break;
 		case 'K': o.vault.key = optarg; break;
 		case 'C': o.vault.cacert = optarg; break;
-		case 'f':
-			if (parse_format(optarg, &o.format) != 0)
-				return usage("--format must be csv or jsonl");
-			have_fmt = 1;
-			break;
-		case 's':
-			if (parse_ull(optarg, 1000000000000ULL, &o.sample) != 0 ||
-			    o.sample == 0)
-				return usage("--sample must be a number of rows >= 1");
-			break;
-		case 't':
-			if (parse_share(optarg, &o.threshold) != 0)
-				return usage("--threshold must be a share in (0, 1]");
-			break;
-		case 'm':
-			if (parse_ull(optarg, 1ULL << 30, &v) != 0 || v < 64)
-				return usage("--max-record must be 64..1073741824 bytes");
-			o.max_record = (size_t)v;
+		case 'f': case 's': case 't': case 'm':
+			if (common_option(c, optarg, &co) != 1)
+				return 2;
 			break;
 		case 'b':
 			if (parse_ull(optarg, 100000, &v) != 0 || v < 1)
