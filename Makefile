@@ -28,6 +28,8 @@ COMMON_SRC := $(wildcard common/*.c)
 AUDIT_SRC  := $(filter-out audit/audit_main.c,$(wildcard audit/audit_*.c))
 VAULT_SRC  := $(filter-out vault/vault_main.c,$(wildcard vault/*.c))
 TAG_SRC    := $(filter-out tagger/tag_main.c,$(wildcard tagger/*.c))
+POLICY_SRC := $(filter-out policies/policy_main.c,$(wildcard policies/*.c))
+PROXY_SRC  := $(filter-out proxy/proxy_main.c,$(wildcard proxy/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 BENCH_SRC  := $(wildcard bench/bench_*.c)
@@ -39,7 +41,11 @@ LIBCOMMON := $(O)/libpiicommon.a
 LIBAUDIT  := $(O)/libpiiaudit.a
 LIBVAULT  := $(O)/libpiivault.a
 LIBTAG    := $(O)/libpiitag.a
-BINS      := $(O)/bin/pii-vault $(O)/bin/pii-audit $(if $(wildcard tagger/tag_main.c),$(O)/bin/pii-tag)
+LIBPOLICY := $(O)/libpiipolicy.a
+LIBPROXY  := $(O)/libpiiproxy.a
+BINS      := $(O)/bin/pii-vault $(O)/bin/pii-audit $(if $(wildcard tagger/tag_main.c),$(O)/bin/pii-tag) \
+             $(if $(wildcard policies/policy_main.c),$(O)/bin/pii-policy) \
+             $(if $(wildcard proxy/proxy_main.c),$(O)/bin/pii-proxy)
 UNITS     := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 TOOLS     := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRC))
 BENCHES   := $(patsubst bench/%.c,$(O)/bench/%,$(BENCH_SRC))
@@ -59,6 +65,10 @@ $(LIBVAULT): $(call obj,$(VAULT_SRC))
 	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
 $(LIBTAG): $(call obj,$(TAG_SRC))
 	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+$(LIBPOLICY): $(call obj,$(POLICY_SRC))
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+$(LIBPROXY): $(call obj,$(PROXY_SRC))
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
 
 $(O)/bin/pii-vault: $(O)/vault/vault_main.o $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -70,13 +80,20 @@ $(O)/bin/pii-tag: $(O)/tagger/tag_main.o $(LIBTAG) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(O)/tests/%: $(O)/tests/unit/%.o $(LIBTAG) $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
+$(O)/bin/pii-policy: $(O)/policies/policy_main.o $(LIBPOLICY) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(O)/tools/%: $(O)/tests/tools/%.o $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
+$(O)/bin/pii-proxy: $(O)/proxy/proxy_main.o $(LIBPROXY) $(LIBPOLICY) $(LIBAUDIT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(O)/bench/%: $(O)/bench/%.o $(LIBTAG) $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
+
+$(O)/tests/%: $(O)/tests/unit/%.o $(LIBPROXY) $(LIBPOLICY) $(LIBTAG) $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/tools/%: $(O)/tests/tools/%.o $(LIBPROXY) $(LIBPOLICY) $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/bench/%: $(O)/bench/%.o $(LIBPROXY) $(LIBPOLICY) $(LIBTAG) $(LIBVAULT) $(LIBAUDIT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -102,7 +119,7 @@ fuzz: deps
 	@mkdir -p $(O)/fuzz
 	@for f in $(FUZZ_SRC); do \
 	  n=$$(basename $$f .c); \
-	  clang $(FUZZ_CFLAGS) -o $(O)/fuzz/$$n $$f $(COMMON_SRC) $(VAULT_SRC) $(AUDIT_SRC) $(TAG_SRC) $(LDLIBS) || exit 1; \
+	  clang $(FUZZ_CFLAGS) -o $(O)/fuzz/$$n $$f $(COMMON_SRC) $(VAULT_SRC) $(AUDIT_SRC) $(TAG_SRC) $(POLICY_SRC) $(PROXY_SRC) $(LDLIBS) || exit 1; \
 	  mkdir -p $(O)/fuzz/$$n.corpus; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
 	  $(O)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
