@@ -39,7 +39,8 @@ static const char usage_text[] =
     "        check every checkpoint (signature, root, order) and, with\n"
     "        --witness, the checkpoints published to DIR/checkpoints.\n"
     "        --db defaults to $PIIV_AUDIT_PG, --witness to $PIIV_WITNESS,\n"
-    "        --pubkey to $PIIV_AUDIT_PUBKEY.  Exit 1 naming the writer and\n"
+    "        --pubkey to $PIIV_AUDIT_PUBKEY (FILE[:FILE...]).  Exit 1 naming\n"
+    "        the writer and\n"
     "        the first bad sequence number.\n"
     "  report (--subject TOKEN | --actor NAME) [--since T] [--until T]\n"
     "         [--format table|json] [--db CONNINFO]\n"
@@ -115,8 +116,10 @@ cmd_keygen(int argc, char **argv)
 	return r == 0 ? 0 : die("keygen", &ei);
 }
 
-/* The trusted public keys: the --pubkey files, else $PIIV_AUDIT_PUBKEY.
- * 0, 1 (a key would not load: said) or 2 (none given: usage). */
+/* The trusted public keys: the --pubkey files, else $PIIV_AUDIT_PUBKEY
+ * (one file, or several separated by ':', as PATH; one per writer's
+ * signing key: the vault's and the proxy's).  0, 1 (a key would not load:
+ * said) or 2 (none given: usage). */
 static int
 load_trusted_keys(const char *cmd, const char **files, size_t n,
     struct audit_pubkey *keys, size_t *nkeys)
@@ -126,8 +129,18 @@ load_trusted_keys(const char *cmd, const char **files, size_t n,
 	char msg[96];
 	size_t i;
 
-	if (n == 0 && env != NULL && *env != '\0')
-		files[n++] = env;
+	static char envcopy[4096];
+
+	if (n == 0 && env != NULL && *env != '\0') {
+		char *p, *save = NULL;
+
+		if (strlen(env) >= sizeof(envcopy))
+			return usage("PIIV_AUDIT_PUBKEY is too long");
+		snprintf(envcopy, sizeof(envcopy), "%s", env);
+		for (p = strtok_r(envcopy, ":", &save); p != NULL && n < MAX_KEYS;
+		    p = strtok_r(NULL, ":", &save))
+			files[n++] = p;
+	}
 	if (n == 0) {
 		snprintf(msg, sizeof(msg), "%s needs the trusted public key: "
 		    "--pubkey FILE (or PIIV_AUDIT_PUBKEY)", cmd);

@@ -23,6 +23,8 @@
 #include "vault_server.h"
 
 #define MAX_CONTEXT_FIELD 128
+/* a reveal the proxy made under break-glass is audited as its own action */
+#define REVEAL_ACTION(who) ((who)->breakglass ? "breakglass_reveal" : "reveal")
 #define MAX_REVEAL_CATEGORIES 16
 #define MAX_DETOKENIZE 1000
 #define RFC3339(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -43,7 +45,7 @@ parse_context(json_t *root, struct vault_caller *who, int need_purpose,
     struct pii_errinfo *ei)
 {
 	static const char *const keys[] = { "on_behalf_of", "role", "purpose",
-		"ticket", "request_id", NULL };
+		"ticket", "request_id", "breakglass", NULL };
 	const char **slots[] = { &who->on_behalf_of, &who->role, &who->purpose,
 		&who->ticket, NULL };
 	const char *rid = NULL;
@@ -70,6 +72,10 @@ parse_context(json_t *root, struct vault_caller *who, int need_purpose,
 	}
 	if ((r = pii_json_get_string(ctx, "request_id", 0, 64, "context", &rid,
 	    NULL, ei)) != 0)
+		return r;
+	/* the proxy's emergency access: recorded under its own action */
+	if ((r = pii_json_get_bool(ctx, "breakglass", 0, "context",
+	    &who->breakglass, ei)) != 0)
 		return r;
 	/* the proxy's request id ties its decision to this one */
 	if (rid != NULL && rid[0] != '\0' && context_chars_ok(rid) &&
@@ -306,17 +312,17 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 	if (r != 0)
 		goto fail;
 	if (PQntuples(res) == 0) {
-		deny(vs, &who, "reveal", subject_token, cats, ncats, PII_ERR_NOT_FOUND,
+		deny(vs, &who, REVEAL_ACTION(&who), subject_token, cats, ncats, PII_ERR_NOT_FOUND,
 		    "no such subject", req, resp);
 		goto out;
 	}
 	if (strcmp(PQgetvalue(res, 0, 1), "erased") == 0) {
-		deny(vs, &who, "reveal", subject_token, cats, ncats,
+		deny(vs, &who, REVEAL_ACTION(&who), subject_token, cats, ncats,
 		    PII_ERR_SUBJECT_ERASED, "the subject has been erased", req, resp);
 		goto out;
 	}
 	if (strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
-		deny(vs, &who, "reveal", subject_token, cats, ncats, PII_ERR_OBJECTION,
+		deny(vs, &who, REVEAL_ACTION(&who), subject_token, cats, ncats, PII_ERR_OBJECTION,
 		    "the subject objects to this purpose", req, resp);
 		goto out;
 	}
@@ -347,7 +353,7 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 		count++;
 	}
 	/* fail closed: no record, no answer */
-	if (vault_audit(vs, &who, "reveal", subject_token, cats, ncats, 1, 0, count,
+	if (vault_audit(vs, &who, REVEAL_ACTION(&who), subject_token, cats, ncats, 1, 0, count,
 	    NULL, NULL) != 0) {
 		r = pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
 		    "audit log unavailable; nothing revealed");

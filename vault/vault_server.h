@@ -30,6 +30,7 @@ struct vault_caller {
 	const struct vault_identity *id;    /* NULL until authenticated */
 	const char *request_id;
 	const char *on_behalf_of, *role, *purpose, *ticket;
+	int breakglass;                     /* context.breakglass of a reveal */
 };
 
 /* Start the API (and admin) listeners.  vs->cfg, keys, db and audit must be set. */

@@ -1,0 +1,320 @@
+/*
+ * proxy_vault.c - a pool of keep-alive libcurl handles to the vault.
+ *
+ * Each handle keeps its TLS connection open between requests; a request
+ * takes a free handle (waiting on a condition variable when all are busy)
+ * and gives it back.  Authentication is the proxy's client certificate or a
+ * bearer token read once from a file of mode 0600; the token lives only in
+ * the header lists, wiped when the pool is freed.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "../common/buf.h"
+#include "../common/keyfile.h"
+#include "proxy_vault.h"
+
+#define MAX_ANSWER (16u << 20)
+#define MAX_TOKEN 512
+
+struct handle {
+	CURL *h;
+	int busy;
+};
+
+struct proxy_vault {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct handle *hs;
+	size_t n;
+	char base[1024];
+	char *auth;                  /* "Authorization: Bearer ..." or NULL (wiped) */
+	const struct proxy_vault_cfg *cfg;
+	char *ca, *cert, *key;
+	long timeout_ms;
+};
+
+static int
+read_token(const char *path, char **out, struct pii_errinfo *ei)
+{
+	unsigned char buf[MAX_TOKEN + 2];
+	struct stat st;
+	size_t got = 0, n;
+	char *line = NULL;
+	int fd, r;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return pii_errinfo_set(ei, PII_ERR_CONFIG, "vault.token_file",
+		    "cannot open the vault token file");
+	if ((r = pii_keyfile_check(fd, "vault token file", path, &st, ei)) != 0) {
+		close(fd);
+		return r;
+	}
+	r = pii_read_all(fd, buf, sizeof(buf) - 1, &got);
+	close(fd);
+	if (r != 0 || got == 0 || got > MAX_TOKEN) {
+		sodium_memzero(buf, sizeof(buf));
+		return pii_errinfo_set(ei, PII_ERR_CONFIG, "vault.token_file",
+		    "the vault token file must hold one token of at most %d bytes",
+		    MAX_TOKEN);
+	}
+	n = got;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	if (n < 16 || strspn((char *)buf, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != n) {
+		sodium_memzero(buf, sizeof(buf));
+		return pii_errinfo_set(ei, PII_ERR_CONFIG, "vault.token_file",
+		    "the vault token file does not hold a token");
+	}
+	if ((line = malloc(n + 32)) == NULL) {
+		sodium_memzero(buf, sizeof(buf));
+		return PII_ERR_NOMEM;
+	}
+	snprintf(line, n + 32, "Authorization: Bearer %s", (char *)buf);
+	sodium_memzero(buf, sizeof(buf));
+	*out = line;
+	return 0;
+}
+
+static size_t
+on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct pii_buf *b = arg;
+
+	pii_buf_append(b, p, size * n);
+	return b->failed ? 0 : size * n;
+}
+
+int
+proxy_vault_new(const struct proxy_vault_cfg *cfg, struct proxy_vault **out,
+    struct pii_errinfo *ei)
+{
+	struct proxy_vault *v;
+	size_t i, ul;
+	int r;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return PII_ERR_NOMEM;
+	pthread_mutex_init(&v->mu, NULL);
+	pthread_cond_init(&v->cv, NULL);
+	v->cfg = cfg;
+	v->timeout_ms = (long)cfg->timeout_ms;
+	ul = strlen(cfg->url);
+	while (ul > 0 && cfg->url[ul - 1] == '/')
+		ul--;
+	if (ul >= sizeof(v->base)) {
+		r = pii_errinfo_set(ei, PII_ERR_CONFIG, "vault.url", "too long");
+		goto fail;
+	}
+	memcpy(v->base, cfg->url, ul);
+	v->base[ul] = '\0';
+	if (cfg->token_file != NULL &&
+	    (r = read_token(cfg->token_file, &v->auth, ei)) != 0)
+		goto fail;
+	v->n = (size_t)cfg->connections;
+	if ((v->hs = calloc(v->n, sizeof(*v->hs))) == NULL) {
+		r = PII_ERR_NOMEM;
+		goto fail;
+	}
+	for (i = 0; i < v->n; i++) {
+		CURL *h = curl_easy_init();
+
+		if (h == NULL) {
+			r = PII_ERR_NOMEM;
+			goto fail;
+		}
+		v->hs[i].h = h;
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, v->timeout_ms);
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+		    v->timeout_ms < 5000 ? v->timeout_ms : 5000L);
+		curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR,
+		    strncmp(v->base, "https://", 8) == 0 ? "https" : "http");
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+		if (cfg->ca_file != NULL)
+			curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file);
+		if (cfg->cert_file != NULL) {
+			curl_easy_setopt(h, CURLOPT_SSLCERT, cfg->cert_file);
+			curl_easy_setopt(h, CURLOPT_SSLKEY, cfg->key_file);
+		}
+	}
+	*out = v;
+	return 0;
+fail:
+	proxy_vault_free(v);
+	return r;
+}
+
+void
+proxy_vault_free(struct proxy_vault *v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v->hs != NULL && i < v->n; i++)
+		if (v->hs[i].h != NULL)
+			curl_easy_cleanup(v->hs[i].h);
+	free(v->hs);
+	if (v->auth != NULL) {
+		sodium_memzero(v->auth, strlen(v->auth));
+		free(v->auth);
+	}
+	pthread_cond_destroy(&v->cv);
+	pthread_mutex_destroy(&v->mu);
+	free(v);
+}
+
+static struct handle *
+take(struct proxy_vault *v)
+{
+	struct handle *got = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&v->mu);
+	for (;;) {
+		for (i = 0; i < v->n; i++)
+			if (!v->hs[i].busy) {
+				got = &v->hs[i];
+				got->busy = 1;
+				break;
+			}
+		if (got != NULL)
+			break;
+		pthread_cond_wait(&v->cv, &v->mu);
+	}
+	pthread_mutex_unlock(&v->mu);
+	return got;
+}
+
+static void
+give(struct proxy_vault *v, struct handle *h)
+{
+	pthread_mutex_lock(&v->mu);
+	h->busy = 0;
+	pthread_cond_signal(&v->cv);
+	pthread_mutex_unlock(&v->mu);
+}
+
+/* Free a header list after wiping every line (one is the token). */
+static void
+slist_wipe_free(struct curl_slist *l)
+{
+	struct curl_slist *i;
+
+	for (i = l; i != NULL; i = i->next)
+		if (i->data != NULL)
+			sodium_memzero(i->data, strlen(i->data));
+	curl_slist_free_all(l);
+}
+
+static int
+request(struct proxy_vault *v, const char *method, const char *path,
+    const char *body, size_t len, const char *request_id,
+    struct proxy_vault_answer *ans)
+{
+	struct curl_slist *hdrs = NULL, *t;
+	struct pii_buf resp;
+	struct handle *h;
+	char url[1280], rid[96];
+	CURLcode cc;
+	int r = PII_ERR_IO;
+
+	memset(ans, 0, sizeof(*ans));
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", v->base, path) >= sizeof(url))
+		return PII_ERR_BAD_REQUEST;
+	snprintf(rid, sizeof(rid), "X-Request-Id: %s", request_id);
+	pii_buf_init(&resp, MAX_ANSWER);
+	if ((t = curl_slist_append(hdrs, "Content-Type: application/json")) == NULL)
+		goto nomem;
+	hdrs = t;
+	if ((t = curl_slist_append(hdrs, rid)) == NULL)
+		goto nomem;
+	hdrs = t;
+	if ((t = curl_slist_append(hdrs, "Expect:")) == NULL)
+		goto nomem;
+	hdrs = t;
+	if (v->auth != NULL) {
+		if ((t = curl_slist_append(hdrs, v->auth)) == NULL)
+			goto nomem;
+		hdrs = t;
+	}
+	h = take(v);
+	curl_easy_setopt(h->h, CURLOPT_URL, url);
+	curl_easy_setopt(h->h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h->h, CURLOPT_WRITEDATA, &resp);
+	if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(h->h, CURLOPT_HTTPGET, 0L);
+		curl_easy_setopt(h->h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h->h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	} else {
+		curl_easy_setopt(h->h, CURLOPT_HTTPGET, 1L);
+	}
+	cc = curl_easy_perform(h->h);
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &ans->status);
+	/* the handle must not keep pointers into this frame */
+	curl_easy_setopt(h->h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h->h, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(h->h, CURLOPT_POSTFIELDS, NULL);
+	give(v, h);
+	if (cc != CURLE_OK || resp.failed) {
+		r = resp.failed ? PII_ERR_TOO_LARGE : PII_ERR_IO;
+		goto out;
+	}
+	pii_buf_putc(&resp, '\0');
+	if (resp.failed) {
+		r = PII_ERR_NOMEM;
+		goto out;
+	}
+	ans->body = resp.data;
+	ans->len = resp.len - 1;
+	resp.data = NULL;
+	resp.len = resp.cap = 0;
+	r = 0;
+	goto out;
+nomem:
+	r = PII_ERR_NOMEM;
+out:
+	slist_wipe_free(hdrs);
+	pii_buf_free(&resp);
+	return r;
+}
+
+int
+proxy_vault_post(struct proxy_vault *v, const char *path, const char *body,
+    size_t len, const char *request_id, struct proxy_vault_answer *ans)
+{
+	return request(v, "POST", path, body, len, request_id, ans);
+}
+
+int
+proxy_vault_get(struct proxy_vault *v, const char *path, const char *request_id,
+    struct proxy_vault_answer *ans)
+{
+	return request(v, "GET", path, NULL, 0, request_id, ans);
+}
+
+void
+proxy_vault_done(struct proxy_vault_answer *ans)
+{
+	if (ans->body != NULL) {
+		sodium_memzero(ans->body, ans->len);
+		free(ans->body);
+	}
+	ans->body = NULL;
+	ans->len = 0;
+}

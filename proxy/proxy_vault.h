@@ -1,0 +1,41 @@
+/*
+ * proxy_vault.h - pii-proxy's HTTPS client for the vault: a pool of
+ * keep-alive libcurl handles authenticated by the proxy's client
+ * certificate (or its service token).
+ *
+ * Answers from the vault carry PII: the response buffer is wiped when it is
+ * released, and nothing from a body is ever logged.
+ */
+#ifndef PROXY_VAULT_H
+#define PROXY_VAULT_H
+
+#include <stddef.h>
+
+#include "../common/err.h"
+#include "proxy_config.h"
+
+struct proxy_vault;
+
+/* *out is new; proxy_vault_free accepts NULL. */
+int proxy_vault_new(const struct proxy_vault_cfg *cfg, struct proxy_vault **out,
+    struct pii_errinfo *ei);
+void proxy_vault_free(struct proxy_vault *v);
+
+/* An answer: status and body (NUL-terminated; wiped by proxy_vault_done). */
+struct proxy_vault_answer {
+	long status;
+	char *body;
+	size_t len;
+};
+
+/* POST body to path ("/v1/reveal") with request_id as X-Request-Id, waiting
+ * for a free handle.  0 with *ans filled (any HTTP status), or
+ * PII_ERR_DB_UNAVAILABLE-like PII_ERR_IO when the vault cannot be reached
+ * (the caller answers 502/503).  Release ans with proxy_vault_done. */
+int proxy_vault_post(struct proxy_vault *v, const char *path, const char *body,
+    size_t len, const char *request_id, struct proxy_vault_answer *ans);
+int proxy_vault_get(struct proxy_vault *v, const char *path,
+    const char *request_id, struct proxy_vault_answer *ans);
+void proxy_vault_done(struct proxy_vault_answer *ans);
+
+#endif
