@@ -309,6 +309,7 @@ proxy_breakglass(struct proxy_server *ps, struct proxy_rules *rules,
 	struct pii_errinfo ei;
 	int views[PROXY_MAX_CATEGORIES], masks[PROXY_MAX_CATEGORIES];
 	char role[64] = "", field[PII_ERR_MAX_FIELD], at[32];
+	long long limit = 0;
 	json_t *root = NULL, *ev = NULL, *cats = NULL;
 	char *line = NULL;
 	size_t i, len = 0;
@@ -342,8 +343,26 @@ proxy_breakglass(struct proxy_server *ps, struct proxy_rules *rules,
 		}
 		views[i] = (int)d.view;
 		masks[i] = (int)d.mask;
+		if (d.max_subjects_per_hour > 0 &&
+		    (limit == 0 || d.max_subjects_per_hour < limit))
+			limit = d.max_subjects_per_hour;
 		if (role[0] == '\0')
 			proxy_rule_role(who, d.rule, role, sizeof(role));
+	}
+	/* break-glass is bounded too: an emergency is a few subjects */
+	r = proxy_rate_take(ps->store, who->user, t.skey, limit);
+	if (r != 0) {
+		if (r == PII_ERR_RATE_LIMITED) {
+			pii_errinfo_set(&ei, PII_ERR_RATE_LIMITED, NULL,
+			    "more than %lld distinct subjects in the last hour", limit);
+			proxy_deny(ps, who, role, "breakglass", &t, &ei, req, resp);
+		} else {
+			atomic_fetch_add(&ps->db_failures, 1);
+			pii_errinfo_set(&ei, PII_ERR_DB_UNAVAILABLE, NULL,
+			    "the proxy database is unavailable; retry later");
+			pii_http_reply_error(resp, req, &ei);
+		}
+		goto out;
 	}
 	/* notified before anything is revealed; no notification, no access */
 	gmtime_r(&now, &tm);

@@ -659,42 +659,53 @@ reply_metrics(struct proxy_server *ps, struct pii_http_response *resp)
 
 	audit_log_get_stats(ps->audit, &st);
 	r = pii_metrics_render(ps->metrics, &buf, &len);
-	r |= pii_metrics_appendf(&buf, &len,
-	    "# HELP piiv_proxy_decisions_total Access decisions taken by the proxy.\n"
-	    "# TYPE piiv_proxy_decisions_total counter\n"
-	    "piiv_proxy_decisions_total{decision=\"allow\"} %llu\n"
-	    "piiv_proxy_decisions_total{decision=\"deny\"} %llu\n"
-	    "# HELP piiv_proxy_rate_limited_total Requests refused for the distinct-subject limit.\n"
-	    "# TYPE piiv_proxy_rate_limited_total counter\n"
-	    "piiv_proxy_rate_limited_total %llu\n"
-	    "# HELP piiv_proxy_breakglass_total Break-glass accesses.\n"
-	    "# TYPE piiv_proxy_breakglass_total counter\n"
-	    "piiv_proxy_breakglass_total %llu\n"
-	    "# HELP piiv_proxy_notify_failures_total Break-glass notifications that could not be delivered.\n"
-	    "# TYPE piiv_proxy_notify_failures_total counter\n"
-	    "piiv_proxy_notify_failures_total %llu\n"
-	    "# HELP piiv_proxy_audit_failures_total Audit records that could not be committed.\n"
-	    "# TYPE piiv_proxy_audit_failures_total counter\n"
-	    "piiv_proxy_audit_failures_total %llu\n"
-	    "# HELP piiv_proxy_vault_failures_total Vault requests that failed in transport.\n"
-	    "# TYPE piiv_proxy_vault_failures_total counter\n"
-	    "piiv_proxy_vault_failures_total %llu\n"
-	    "# HELP piiv_proxy_policy_reloads_total Policy reloads (SIGHUP), by result.\n"
-	    "# TYPE piiv_proxy_policy_reloads_total counter\n"
-	    "piiv_proxy_policy_reloads_total{result=\"ok\"} %llu\n"
-	    "piiv_proxy_policy_reloads_total{result=\"failed\"} %llu\n"
-	    "# HELP piiv_proxy_audit_records_total Audit records committed by this proxy.\n"
-	    "# TYPE piiv_proxy_audit_records_total counter\n"
-	    "piiv_proxy_audit_records_total %llu\n",
-	    (unsigned long long)atomic_load(&ps->allowed),
-	    (unsigned long long)atomic_load(&ps->denied),
-	    (unsigned long long)atomic_load(&ps->rate_limited),
-	    (unsigned long long)atomic_load(&ps->breakglass),
-	    (unsigned long long)atomic_load(&ps->notify_failures),
-	    (unsigned long long)atomic_load(&ps->audit_failures),
-	    (unsigned long long)atomic_load(&ps->vault_failures),
-	    (unsigned long long)atomic_load(&ps->reloads),
-	    (unsigned long long)atomic_load(&ps->reload_failures), st.records);
+	{
+		const struct {
+			const char *name, *type, *help, *label;
+			unsigned long long v;
+		} m[] = {
+			{ "decisions_total", "counter", "Access decisions taken by the proxy.",
+			  "{decision=\"allow\"}", atomic_load(&ps->allowed) },
+			{ "decisions_total", NULL, NULL, "{decision=\"deny\"}",
+			  atomic_load(&ps->denied) },
+			{ "rate_limited_total", "counter",
+			  "Requests refused for the distinct-subject limit.", "",
+			  atomic_load(&ps->rate_limited) },
+			{ "breakglass_total", "counter", "Break-glass accesses.", "",
+			  atomic_load(&ps->breakglass) },
+			{ "notify_failures_total", "counter",
+			  "Break-glass notifications that could not be delivered.", "",
+			  atomic_load(&ps->notify_failures) },
+			{ "audit_failures_total", "counter",
+			  "Audit records that could not be committed.", "",
+			  atomic_load(&ps->audit_failures) },
+			{ "vault_failures_total", "counter",
+			  "Vault requests that failed in transport.", "",
+			  atomic_load(&ps->vault_failures) },
+			{ "db_unavailable_total", "counter",
+			  "Requests failed because the proxy database was unavailable.", "",
+			  atomic_load(&ps->db_failures) },
+			{ "policy_reloads_total", "counter", "Policy reloads (SIGHUP), by result.",
+			  "{result=\"ok\"}", atomic_load(&ps->reloads) },
+			{ "policy_reloads_total", NULL, NULL, "{result=\"failed\"}",
+			  atomic_load(&ps->reload_failures) },
+			{ "audit_records_total", "counter",
+			  "Audit records committed by this proxy.", "", st.records },
+			{ "audit_publish_overdue", "gauge", "1 while requests are refused "
+			  "for an unpublished checkpoint.", "",
+			  (unsigned long long)st.publish_overdue },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+			if (m[i].help != NULL)
+				r |= pii_metrics_appendf(&buf, &len,
+				    "# HELP piiv_proxy_%s %s\n# TYPE piiv_proxy_%s %s\n",
+				    m[i].name, m[i].help, m[i].name, m[i].type);
+			r |= pii_metrics_appendf(&buf, &len, "piiv_proxy_%s%s %llu\n",
+			    m[i].name, m[i].label, m[i].v);
+		}
+	}
 	if (r != 0) {
 		free(buf);
 		reply_error(resp, NULL, PII_ERR_INTERNAL, NULL, "internal error");
