@@ -34,14 +34,14 @@ static const char usage_text[] =
     "  keygen --out FILE\n"
     "        make an Ed25519 checkpoint signing key: FILE (secret, mode 0600)\n"
     "        and FILE.pub (the public key verifiers trust)\n"
-    "  verify --db CONNINFO [--witness DIR] [--pubkey FILE]...\n"
+    "  verify --db CONNINFO [--witness DIR] [--pubkey FILE[:FILE...]]...\n"
     "        recompute every writer's Merkle tree from the audit records and\n"
     "        check every checkpoint (signature, root, order) and, with\n"
     "        --witness, the checkpoints published to DIR/checkpoints.\n"
     "        --db defaults to $PIIV_AUDIT_PG, --witness to $PIIV_WITNESS,\n"
-    "        --pubkey to $PIIV_AUDIT_PUBKEY (FILE[:FILE...]).  Exit 1 naming\n"
-    "        the writer and\n"
-    "        the first bad sequence number.\n"
+    "        --pubkey to $PIIV_AUDIT_PUBKEY (FILE[:FILE...]: one key per\n"
+    "        writer, e.g. the vault's and the proxy's).  Exit 1 naming the\n"
+    "        writer and the first bad sequence number.\n"
     "  report (--subject TOKEN | --actor NAME) [--since T] [--until T]\n"
     "         [--format table|json] [--db CONNINFO]\n"
     "        who did what to whose data, when, why, with what decision\n"
@@ -116,6 +116,21 @@ cmd_keygen(int argc, char **argv)
 	return r == 0 ? 0 : die("keygen", &ei);
 }
 
+/* Add the files of a --pubkey argument (FILE or FILE:FILE...): -1 past
+ * MAX_KEYS.  list is modified (it is argv). */
+static int
+add_keyfiles(char *list, const char **files, size_t *n)
+{
+	char *p, *save = NULL;
+
+	for (p = strtok_r(list, ":", &save); p != NULL; p = strtok_r(NULL, ":", &save)) {
+		if (*n == MAX_KEYS)
+			return -1;
+		files[(*n)++] = p;
+	}
+	return 0;
+}
+
 /* The trusted public keys: the --pubkey files, else $PIIV_AUDIT_PUBKEY
  * (one file, or several separated by ':', as PATH; one per writer's
  * signing key: the vault's and the proxy's).  0, 1 (a key would not load:
@@ -186,9 +201,8 @@ cmd_verify(int argc, char **argv)
 			wdir = optarg;
 			break;
 		case 'k':
-			if (nkeys == MAX_KEYS)
-				return usage("at most 16 --pubkey");
-			keyfiles[nkeys++] = optarg;
+			if (add_keyfiles(optarg, keyfiles, &nkeys) != 0)
+				return usage("at most 16 public keys");
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -460,9 +474,8 @@ cmd_verify_proof(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
-			if (nkeys == MAX_KEYS)
-				return usage("at most 16 --pubkey");
-			keyfiles[nkeys++] = optarg;
+			if (add_keyfiles(optarg, keyfiles, &nkeys) != 0)
+				return usage("at most 16 public keys");
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

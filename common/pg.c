@@ -226,6 +226,13 @@ pii_pg_conn(struct pii_pg *pg, PGconn **out)
 }
 
 int
+pii_pg_still_open(struct pii_pg *pg, PGconn *c)
+{
+	return c != NULL && pthread_getspecific(pg->key) == c &&
+	    PQstatus(c) == CONNECTION_OK;
+}
+
+int
 pii_pg_fail(struct pii_pg *pg, PGconn *conn, const PGresult *res)
 {
 	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -385,6 +392,10 @@ static const struct schema_sql schema_sql[] = {
 	  " applied_at timestamptz NOT NULL DEFAULT now())",
 	  "SELECT coalesce(max(version), 0) FROM audit_schema",
 	  "INSERT INTO audit_schema (version) VALUES ($1::integer)", 7233002 },
+	{ "CREATE TABLE IF NOT EXISTS proxy_schema (version integer PRIMARY KEY,"
+	  " applied_at timestamptz NOT NULL DEFAULT now())",
+	  "SELECT coalesce(max(version), 0) FROM proxy_schema",
+	  "INSERT INTO proxy_schema (version) VALUES ($1::integer)", 7233003 },
 };
 
 int
@@ -400,7 +411,8 @@ pii_pg_migrate(struct pii_pg *pg, int which, const char *const *const *migration
 	size_t i, j;
 	int r;
 
-	if (which != PII_PG_SCHEMA_VAULT && which != PII_PG_SCHEMA_AUDIT)
+	if (which != PII_PG_SCHEMA_VAULT && which != PII_PG_SCHEMA_AUDIT &&
+	    which != PII_PG_SCHEMA_PROXY)
 		return PII_ERR_INTERNAL;
 	ss = &schema_sql[which - 1];
 	if ((r = pii_pg_conn(pg, &c)) != 0)
@@ -444,7 +456,7 @@ pii_pg_migrate(struct pii_pg *pg, int which, const char *const *const *migration
 	return 0;
 fail:
 	PQclear(res);
-	if (PQstatus(c) == CONNECTION_OK)
+	if (pii_pg_still_open(pg, c))
 		PQclear(PQexec(c, "ROLLBACK"));
 	return pii_errinfo_set(ei, r, NULL, "schema migration failed: %s",
 	    pii_pg_last_error());

@@ -27,6 +27,9 @@ void pii_pg_free(struct pii_pg *pg);
 /* This thread's connection, connecting if needed.  Borrowed.
  * PII_ERR_DB_UNAVAILABLE if the server cannot be reached. */
 int pii_pg_conn(struct pii_pg *pg, PGconn **out);
+/* 1 if c is still this thread's open connection: a failed statement whose
+ * connection broke closes it (pii_pg_fail), and then c must not be used. */
+int pii_pg_still_open(struct pii_pg *pg, PGconn *c);
 
 /* After a failed statement: if the connection is broken, drop it so the
  * next pii_pg_conn reconnects, and return PII_ERR_DB_UNAVAILABLE; otherwise
@@ -57,12 +60,14 @@ const char *pii_pg_last_error(void);
 
 /* Apply schema migrations in order, each a NULL-terminated list of constant
  * single statements, recording the version in the schema table of `which`
- * (PII_PG_SCHEMA_VAULT: vault_schema, PII_PG_SCHEMA_AUDIT: audit_schema).  Runs in one
+ * (PII_PG_SCHEMA_VAULT: vault_schema, PII_PG_SCHEMA_AUDIT: audit_schema,
+ * PII_PG_SCHEMA_PROXY: proxy_schema).  Runs in one
  * transaction under an advisory lock, so concurrent starts are safe.
  * *version receives the schema version after the run. */
 int pii_pg_migrate(struct pii_pg *pg, int which, const char *const *const *migrations,
     size_t nmigrations, int *version, struct pii_errinfo *ei);
 #define PII_PG_SCHEMA_VAULT 1
 #define PII_PG_SCHEMA_AUDIT 2
+#define PII_PG_SCHEMA_PROXY 3
 
 #endif

@@ -959,7 +959,7 @@ dbfail:
 		vault_db_error(vs, r, ei);
 out:
 	PQclear(res);
-	if (r != 0 && PQstatus(c) == CONNECTION_OK &&
+	if (r != 0 && pii_pg_still_open(vs->db, c) &&
 	    PQtransactionStatus(c) != PQTRANS_IDLE)
 		PQclear(PQexec(c, "ROLLBACK"));
 	return r;
