@@ -173,7 +173,7 @@ expect_status "expiry ends access" 403 approval_required -- "${AS[@]}" -X POST "
 expect_status "an unknown grant: 404" 404 not_found -- -H "Authorization: Bearer $PIIV_KEY_CS_LEAD" "${JSON_CT[@]}" -X POST "$P/v1/grants/gr_aaaaaaaaaaaaaaaaaaaaaaaa/deny" -d '{}'
 
 # ---- objection -------------------------------------------------------------------------------
-psql "$PIIV_PG" -qc "insert into objections (subject_id, purpose) select id, 'support' from subjects where subject_token = '$(json_get records.1.subject_token "$T/tok.json")'" >/dev/null
+psql "$PIIV_PG" -qc "insert into objections (subject_id, purpose) select id, 'support' from subjects where subject_token = '$(json_get records.1.subject_token "$T/tok.json")' on conflict do nothing" >/dev/null
 as_key "$PIIV_KEY_CS_LEAD"
 expect_status "the subject objects to support: objection_in_force" 403 objection_in_force -- "${AS[@]}" -X POST "$P/v1/access" \
 	-d '{"subject":"user:8502","categories":["email"],"purpose":"support","ticket":"CS-5"}'
@@ -258,6 +258,27 @@ kill -HUP "$(<"$PIIV_DIR/run/proxy.pid")"
 sleep 0.5
 expect_status "restored: the ceo sees nothing again" 403 policy_denied -- "${AS[@]}" -X POST "$P/v1/access" \
 	-d '{"subject":"user:8501","categories":["name"],"purpose":"support","ticket":"T-1"}'
+
+# ---- exactly one record per decision: N allowed + M denied -> N + M records --------------
+run=seq$$-$RANDOM
+n_ok=0 n_deny=0
+for i in 1 2 3 4 5 6 7; do
+	case $i in
+	1 | 3 | 5) key=$PIIV_KEY_CS_AGENT body=$req want=200 ;;
+	2) key=$PIIV_KEY_CS_LEAD body=$req want=200 ;;
+	4) key=$PIIV_KEY_CEO body=$req want=403 ;;
+	6) key=$PIIV_KEY_CS_AGENT body='{"subject":"user:8501","categories":["email"],"purpose":"support"}' want=403 ;;
+	7) key=not-a-credential body=$req want=401 ;;
+	esac
+	got=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$PIIV_CACERT" -H "X-Request-Id: $run-$i" \
+		-H "Authorization: Bearer $key" "${JSON_CT[@]}" -X POST "$P/v1/access" -d "$body")
+	[[ $got == "$want" ]] || fail "scripted request $i" "HTTP $got, want $want"
+	if [[ $got == 200 ]]; then n_ok=$((n_ok + 1)); else n_deny=$((n_deny + 1)); fi
+done
+expect_eq "N allowed + M denied requests leave exactly N + M records" \
+	"$(audit_count "request_id like '$run-%'")" $((n_ok + n_deny))
+expect_eq "... N of them allow, M deny" \
+	"$(audit_count "request_id like '$run-%' and decision = 'allow'") $(audit_count "request_id like '$run-%' and decision = 'deny'")" "$n_ok $n_deny"
 
 # ---- the log: no PII, and it verifies with both writers' keys ---------------------------------------
 check "no PII value in the audit log" bash -c '! psql "$1" -Atc "select row_to_json(a) from audit_records a" | grep -qF -e alice.kim -e 9001011234567 -e "Kim Minsu" -e user:8501' _ "$PIIV_AUDIT_PG"
