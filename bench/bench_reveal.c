@@ -14,8 +14,19 @@
  * columns, primary key and indexes, committed (synchronous_commit on, as for
  * the audit database) - one fsync'ed commit per transaction.
  *
- * Prints requests/s and p50/p99 latency of the vault, pgbench's TPS, and
- * their ratio.  Asserts nothing about timing.
+ * --via-proxy measures the whole access path instead: C clients POST
+ * /v1/access to pii-proxy (PIIV_PROXY_URL), each with its own API key of
+ * role cs_lead made at start with `pii-proxy apikey create`, asking for
+ * the email of a subject of the same pre-tokenized set.  The proxy
+ * authenticates the key, decides by policy, takes the person's
+ * distinct-subjects-per-hour limit and has the vault reveal (and audit).
+ * One key per client because the proxy serializes each person's rate-limit
+ * check; each client draws from its own ACCESS_WINDOW subjects, under
+ * cs_lead's max_subjects_per_hour, so no request is refused by the limit.
+ * The peer is the same pgbench transaction for one category.
+ *
+ * Prints requests/s and p50/p99 latency of the vault (or the proxy),
+ * pgbench's TPS, and their ratio.  Asserts nothing about timing.
  */
 #include <errno.h>
 #include <glob.h>
@@ -30,11 +41,27 @@
 
 #include <curl/curl.h>
 #include <libpq-fe.h>
+#include <sodium.h>
+
+/* --via-proxy: the subjects one client draws from.  Each client is its own
+ * person of role cs_lead, whose grant allows 120 distinct subjects an hour
+ * (max_subjects_per_hour in policies/default.json); the 1- and 16-client
+ * runs reuse the same people and windows, so none passes 100. */
+#define ACCESS_WINDOW 100
+#define MAX_CLIENTS 256
+/* an API key: piiv_key_ + 16 + _ + 43 characters (proxy_store.c) */
+#define KEY_MAX 128
+/* the start of a failed answer, kept for its error code */
+#define ANSWER_KEEP 512
 
 static const char *prog = "bench_reveal";
 
 struct opts {
 	const char *url, *cacert, *token, *tagger, *pg;
+	const char *proxy_url, *proxy_config, *bin;   /* --via-proxy */
+	int via_proxy;
+	char (*keys)[KEY_MAX];  /* --via-proxy: one API key per client (wiped) */
+	int nkeys;
 	long long subjects, seconds;
 	int clients[4];
 	size_t nclients;
@@ -44,12 +71,23 @@ struct opts {
 struct worker {
 	const struct opts *o;
 	pthread_t th;
+	CURL *h;
+	int idx;
 	unsigned seed;
 	double deadline;
 	long long ok, fails;
 	double *lat;            /* seconds, one per successful request */
 	size_t nlat, caplat;
+	char answer[ANSWER_KEEP];   /* the start of the last failed answer */
+	size_t alen;
 	char err[256];
+};
+
+/* One concurrency level's figures. */
+struct result {
+	double rps, p50, p99;
+	long long ok, fails;
+	char err[256];          /* the first failure, "" when none */
 };
 
 static double
@@ -69,6 +107,37 @@ discard(char *p, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
+/* Keep the start of an answer that is not a 200 (for its error code); a
+ * 200 carries the revealed values and is dropped unread. */
+static size_t
+keep(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct worker *w = arg;
+	size_t n = size * nmemb, room = sizeof(w->answer) - 1 - w->alen;
+	long code = 0;
+
+	if (curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK ||
+	    code == 200)
+		return n;
+	if (n < room)
+		room = n;
+	memcpy(w->answer + w->alen, p, room);
+	w->alen += room;
+	w->answer[w->alen] = '\0';
+	return n;
+}
+
+/* Free a header list after wiping every line (one holds a credential). */
+static void
+slist_wipe_free(struct curl_slist *l)
+{
+	struct curl_slist *i;
+
+	for (i = l; i != NULL; i = i->next)
+		sodium_memzero(i->data, strlen(i->data));
+	curl_slist_free_all(l);
+}
+
 static CURL *
 handle(const struct opts *o, const char *token, struct curl_slist **hdrs)
 {
@@ -77,6 +146,7 @@ handle(const struct opts *o, const char *token, struct curl_slist **hdrs)
 
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	*hdrs = curl_slist_append(NULL, auth);
+	sodium_memzero(auth, sizeof(auth));
 	*hdrs = curl_slist_append(*hdrs, "Content-Type: application/json");
 	*hdrs = curl_slist_append(*hdrs, "Expect:");
 	curl_easy_setopt(h, CURLOPT_CAINFO, o->cacert);
@@ -131,8 +201,45 @@ setup_subjects(const struct opts *o)
 		done += n;
 	}
 	curl_easy_cleanup(h);
-	curl_slist_free_all(hdrs);
+	slist_wipe_free(hdrs);
 	return rc;
+}
+
+/* The request body for subject s: a reveal as the proxy identity, or an
+ * access request as the client's person. */
+static int
+request_body(const struct worker *w, long long s, char *body, size_t cap)
+{
+	const struct opts *o = w->o;
+
+	if (o->via_proxy)
+		return snprintf(body, cap, "{\"subject\":\"user:rb-%s-%lld\","
+		    "\"categories\":[\"email\"],\"purpose\":\"support\","
+		    "\"ticket\":\"BENCH-1\"}", o->run_id, s);
+	return snprintf(body, cap, "{\"subject\":\"user:rb-%s-%lld\","
+	    "\"categories\":[\"email\",\"name\"],\"context\":{\"on_behalf_of\":"
+	    "\"agent%u@corp\",\"role\":\"cs_agent\",\"purpose\":\"support\","
+	    "\"ticket\":\"CS-%lld\"}}", o->run_id, s, w->seed % 50, s);
+}
+
+/* The first failure of a worker: HTTP status and the API error code. */
+static void
+note_failure(struct worker *w, CURLcode cc, long code)
+{
+	const char *c = strstr(w->answer, "\"code\"");
+	char api[64] = "";
+
+	if (w->err[0] != '\0')
+		return;
+	if (cc != CURLE_OK) {
+		snprintf(w->err, sizeof(w->err), "%s", curl_easy_strerror(cc));
+		return;
+	}
+	if (c != NULL && sscanf(c, "\"code\" : \"%63[a-z_]\"", api) != 1 &&
+	    sscanf(c, "\"code\":\"%63[a-z_]\"", api) != 1)
+		api[0] = '\0';
+	snprintf(w->err, sizeof(w->err), "HTTP %ld%s%s", code,
+	    api[0] ? " " : "", api);
 }
 
 static void *
@@ -142,26 +249,41 @@ reveal_loop(void *arg)
 	const struct opts *o = w->o;
 	struct curl_slist *hdrs = NULL;
 	char url[1024], body[512];
-	CURL *h = handle(o, o->token, &hdrs);
+	long long win = o->subjects, base = 0;
+	CURL *h;
 
-	snprintf(url, sizeof(url), "%s/v1/reveal", o->url);
+	if (o->via_proxy) {
+		/* this client's own subjects: under its person's hourly limit */
+		win = o->subjects < ACCESS_WINDOW ? o->subjects : ACCESS_WINDOW;
+		base = ((long long)w->idx * win) % o->subjects;
+		h = handle(o, o->keys[w->idx], &hdrs);
+		snprintf(url, sizeof(url), "%s/v1/access", o->proxy_url);
+	} else {
+		h = handle(o, o->token, &hdrs);
+		snprintf(url, sizeof(url), "%s/v1/reveal", o->url);
+	}
+	w->h = h;
 	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, w);
 	while (now_s() < w->deadline) {
-		long long s = (long long)(rand_r(&w->seed) % (unsigned)o->subjects);
+		long long s = (base + (long long)(rand_r(&w->seed) % (unsigned)win)) %
+		    o->subjects;
 		long code = 0;
+		CURLcode cc;
 		double t0;
 		int n;
 
-		n = snprintf(body, sizeof(body), "{\"subject\":\"user:rb-%s-%lld\","
-		    "\"categories\":[\"email\",\"name\"],\"context\":{\"on_behalf_of\":"
-		    "\"agent%u@corp\",\"role\":\"cs_agent\",\"purpose\":\"support\","
-		    "\"ticket\":\"CS-%lld\"}}", o->run_id, s, w->seed % 50, s);
+		n = request_body(w, s, body, sizeof(body));
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+		w->alen = 0;
+		w->answer[0] = '\0';
 		t0 = now_s();
-		if (curl_easy_perform(h) == CURLE_OK &&
-		    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
-		    code == 200) {
+		cc = curl_easy_perform(h);
+		if (cc == CURLE_OK)
+			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		if (code == 200) {
 			if (w->nlat == w->caplat) {
 				size_t nc = w->caplat ? w->caplat * 2 : 4096;
 				double *nl = realloc(w->lat, nc * sizeof(*nl));
@@ -175,12 +297,11 @@ reveal_loop(void *arg)
 			w->ok++;
 		} else {
 			w->fails++;
-			if (w->err[0] == '\0')
-				snprintf(w->err, sizeof(w->err), "HTTP %ld", code);
+			note_failure(w, cc, code);
 		}
 	}
 	curl_easy_cleanup(h);
-	curl_slist_free_all(hdrs);
+	slist_wipe_free(hdrs);
 	return NULL;
 }
 
@@ -192,21 +313,25 @@ cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The vault side at c clients: requests/s, p50 and p99 in ms. */
+/* The measured side at c clients (the vault, or the proxy with
+ * --via-proxy): successful requests/s, p50 and p99 in ms, and the failures
+ * (any answer but 200), the first one described.  -1 when nothing
+ * succeeded or memory ran out. */
 static int
-run_vault(const struct opts *o, int c, double *rps, double *p50, double *p99)
+run_clients(const struct opts *o, int c, struct result *res)
 {
 	struct worker *w = calloc((size_t)c, sizeof(*w));
 	double t0, t1, *all = NULL;
 	size_t total = 0, k = 0;
-	long long fails = 0;
 	int i, rc = 0;
 
+	memset(res, 0, sizeof(*res));
 	if (w == NULL)
 		return -1;
 	t0 = now_s();
 	for (i = 0; i < c; i++) {
 		w[i].o = o;
+		w[i].idx = i;
 		w[i].seed = (unsigned)(i * 7919 + 17);
 		w[i].deadline = t0 + (double)o->seconds;
 		pthread_create(&w[i].th, NULL, reveal_loop, &w[i]);
@@ -214,14 +339,12 @@ run_vault(const struct opts *o, int c, double *rps, double *p50, double *p99)
 	for (i = 0; i < c; i++) {
 		pthread_join(w[i].th, NULL);
 		total += w[i].nlat;
-		fails += w[i].fails;
+		res->ok += w[i].ok;
+		res->fails += w[i].fails;
+		if (res->err[0] == '\0' && w[i].err[0] != '\0')
+			snprintf(res->err, sizeof(res->err), "%s", w[i].err);
 	}
 	t1 = now_s();
-	if (fails > 0) {
-		fprintf(stderr, "%s: %lld reveals failed (first: %s)\n", prog, fails,
-		    w[0].err[0] ? w[0].err : "see the vault log");
-		rc = -1;
-	}
 	if (total == 0)
 		rc = -1;
 	if (getenv("BENCH_PER_CLIENT") != NULL)
@@ -239,15 +362,142 @@ run_vault(const struct opts *o, int c, double *rps, double *p50, double *p99)
 			k += w[i].nlat;
 		}
 		qsort(all, total, sizeof(*all), cmp_double);
-		*rps = (double)total / (t1 - t0);
-		*p50 = all[total / 2] * 1000;
-		*p99 = all[(size_t)((double)total * 0.99)] * 1000;
+		res->rps = (double)total / (t1 - t0);
+		res->p50 = all[total / 2] * 1000;
+		res->p99 = all[(size_t)((double)total * 0.99)] * 1000;
 	}
 	for (i = 0; i < c; i++)
 		free(w[i].lat);
 	free(w);
 	free(all);
 	return all != NULL ? rc : -1;
+}
+
+/* Quote s for the shell in '...': 0, or -1 when it holds a quote. */
+static int
+shell_quoted(const char *s, char *out, size_t cap)
+{
+	if (strchr(s, '\'') != NULL ||
+	    (size_t)snprintf(out, cap, "'%s'", s) >= cap)
+		return -1;
+	return 0;
+}
+
+/* Print the lines of file f to stderr, indented. */
+static void
+show_file(const char *f)
+{
+	FILE *e = fopen(f, "r");
+	char line[512];
+
+	while (e != NULL && fgets(line, sizeof(line), e) != NULL)
+		fprintf(stderr, "    %s", line);
+	if (e != NULL)
+		fclose(e);
+}
+
+/* --via-proxy: one API key of role cs_lead per client, person
+ * bench-<run>-<i>@bench.test, from `pii-proxy apikey create` (its one line
+ * of stdout; its stderr goes to a file shown only on failure).  Keys are
+ * never printed. */
+static int
+make_keys(struct opts *o, int n)
+{
+	char bin[1200], cfg[1200], errf[128], cmd[4096];
+	int i, rc = -1;
+
+	if ((o->keys = sodium_malloc((size_t)n * sizeof(*o->keys))) == NULL)
+		return -1;
+	sodium_memzero(o->keys, (size_t)n * sizeof(*o->keys));
+	o->nkeys = n;
+	snprintf(errf, sizeof(errf), "/tmp/bench_reveal.%ld.apikey.err",
+	    (long)getpid());
+	snprintf(cmd, sizeof(cmd), "%s/pii-proxy", o->bin);
+	if (shell_quoted(cmd, bin, sizeof(bin)) != 0 ||
+	    shell_quoted(o->proxy_config, cfg, sizeof(cfg)) != 0) {
+		fprintf(stderr, "%s: PIIV_BIN and PIIV_PROXY_CONFIG must not hold a "
+		    "quote\n", prog);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		char *k = o->keys[i];
+		size_t len;
+		FILE *p;
+		int st;
+
+		snprintf(cmd, sizeof(cmd), "%s apikey create --config %s --user "
+		    "bench-%s-%d@bench.test --role cs_lead 2>%s", bin, cfg,
+		    o->run_id, i, errf);
+		if ((p = popen(cmd, "r")) == NULL) {
+			fprintf(stderr, "%s: cannot run %s\n", prog, bin);
+			goto out;
+		}
+		if (fgets(k, KEY_MAX, p) == NULL)
+			k[0] = '\0';
+		st = pclose(p);
+		len = strcspn(k, "\r\n");
+		k[len] = '\0';
+		if (st != 0 || len < 20 || strncmp(k, "piiv_key_", 9) != 0 ||
+		    strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789_-") != len) {
+			fprintf(stderr, "%s: pii-proxy apikey create for client %d "
+			    "failed (exit status %d):\n", prog, i, st);
+			show_file(errf);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	unlink(errf);
+	return rc;
+}
+
+/* Revoke and wipe the keys of make_keys (a failure to revoke is only
+ * reported: the dev setup is private). */
+static void
+drop_keys(struct opts *o)
+{
+	char bin[1200], cfg[1200], cmd[4096], errf[128], id[32];
+	int i, st, bad = 0;
+
+	if (o->keys == NULL)
+		return;
+	snprintf(errf, sizeof(errf), "/tmp/bench_reveal.%ld.apikey.err",
+	    (long)getpid());
+	snprintf(cmd, sizeof(cmd), "%s/pii-proxy", o->bin);
+	if (shell_quoted(cmd, bin, sizeof(bin)) == 0 &&
+	    shell_quoted(o->proxy_config, cfg, sizeof(cfg)) == 0)
+		for (i = 0; i < o->nkeys; i++) {
+			const char *k = o->keys[i], *u;
+			FILE *p;
+			size_t n;
+
+			/* piiv_key_<id>_<secret>: the id names the key */
+			if (strncmp(k, "piiv_key_", 9) != 0 ||
+			    (u = strchr(k + 9, '_')) == NULL ||
+			    (n = (size_t)(u - (k + 9))) == 0 || n >= sizeof(id))
+				continue;
+			memcpy(id, k + 9, n);
+			id[n] = '\0';
+			/* make_keys checked the key's characters: no quoting needed */
+			snprintf(cmd, sizeof(cmd), "%s apikey revoke --config %s %s "
+			    ">/dev/null 2>%s", bin, cfg, id, errf);
+			if ((p = popen(cmd, "r")) == NULL)
+				st = -1;
+			else
+				st = pclose(p);
+			if (st != 0 && bad++ == 0) {
+				fprintf(stderr, "%s: pii-proxy apikey revoke %s failed "
+				    "(exit status %d):\n", prog, id, st);
+				show_file(errf);
+			}
+		}
+	unlink(errf);
+	if (bad > 0)
+		fprintf(stderr, "%s: %d of %d bench API keys could not be revoked\n",
+		    prog, bad, o->nkeys);
+	sodium_free(o->keys);   /* wipes */
+	o->keys = NULL;
 }
 
 static const char *const peer_setup[] = {
@@ -319,6 +569,14 @@ pgbench_latency(const char *prefix, double *p50, double *p99)
 	free(v);
 }
 
+/* libpq's notices (DROP ... IF EXISTS of a first run) are of no interest. */
+static void
+quiet_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 /* Run constant SQL without parameters; failures are reported by the caller
  * where they matter. */
 static PGresult *
@@ -360,18 +618,73 @@ run_pgbench(const struct opts *o, int c, const char *script, long long lo,
 	return tps;
 }
 
+/* The peer's transaction: the vault's own reveal query (vault_reveal.c)
+ * for the categories of the measured side, then the audit row its reveal
+ * writes. */
+static int
+write_script(const struct opts *o, const char *path)
+{
+	/* categories, role, on_behalf_of, ticket, count of the audit row */
+	const char *cats = o->via_proxy ? "email" : "email,name";
+	const char *role = o->via_proxy ? "cs_lead" : "cs_agent";
+	const char *who = o->via_proxy ? "bench-1@bench.test" : "agent7@corp";
+	const char *ticket = o->via_proxy ? "'BENCH-1'" : "'CS-' || :k";
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0)
+		return -1;
+	dprintf(fd,
+	    "\\set k random(:lo, :hi)\n"
+	    "BEGIN;\n"
+	    "SELECT s.id, s.status, k.kek_epoch, encode(k.wrapped_dek, 'hex'),"
+	    " EXISTS (SELECT 1 FROM objections o WHERE o.subject_id = s.id"
+	    " AND o.purpose = 'support'), v.token, v.category,"
+	    " encode(v.ciphertext, 'hex'), v.source, to_char(v.last_seen AT TIME"
+	    " ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24MISS\"Z\"')"   /* pgbench takes
+	    ":MI" for a variable: the same call without the colons */
+	    " FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id"
+	    " LEFT JOIN pii_values v ON v.subject_id = s.id"
+	    " AND v.category = ANY ('{%s}'::text[])"
+	    " WHERE s.subject_token = (SELECT subject_token FROM bench_reveal_tokens"
+	    " WHERE n = :k)"
+	    " ORDER BY v.category, v.last_seen DESC, v.token;\n"
+	    "INSERT INTO bench_audit_records (writer, seq, at, actor, role,"
+	    " on_behalf_of, purpose, ticket, action, subject_token, categories,"
+	    " decision, reason, request_id, source, batch_id, count, leaf)"
+	    " VALUES ('pgbench/1', nextval('bench_audit_seq'), now(), 'proxy',"
+	    " '%s', '%s', 'support', %s, 'reveal',"
+	    " 'tok_subject_v1_' || md5(:k::text), '{%s}', 'allow', 'ok',"
+	    " md5(random()::text), NULL, NULL, %d,"
+	    " sha256(convert_to(md5(random()::text), 'UTF8')));\n"
+	    "COMMIT;\n", cats, role, who, ticket, cats, o->via_proxy ? 1 : 2);
+	return close(fd);
+}
+
+static const char usage_text[] =
+    "usage: %s [--via-proxy] [--seconds S] [--subjects N] [--clients C]\n"
+    "Audited reveals at 1 and 16 clients (or C only) for S seconds each (10)\n"
+    "over N tokenized subjects (2000), against pgbench running the\n"
+    "equivalent SELECT + INSERT transaction.  Needs PIIV_VAULT_URL,\n"
+    "PIIV_CACERT, PIIV_TAGGER_TOKEN, PIIV_PG and PIIV_PROXY_TOKEN.\n"
+    "--via-proxy: POST /v1/access through pii-proxy instead, one API key\n"
+    "of role cs_lead per client (made with pii-proxy apikey create), each\n"
+    "client over its own %d subjects; needs PIIV_PROXY_URL,\n"
+    "PIIV_PROXY_CONFIG and PIIV_BIN instead of PIIV_PROXY_TOKEN.\n";
+
 int
 main(int argc, char **argv)
 {
 	struct opts o;
 	char script[256];
-	PGconn *c;
+	const char *side;
+	PGconn *c = NULL;
 	PGresult *res;
 	long long lo, hi;
 	size_t i;
-	int rc = 0, fd;
+	int rc = 1, maxc = 0;
 
 	memset(&o, 0, sizeof(o));
+	script[0] = '\0';
 	o.subjects = 2000;
 	o.seconds = 10;
 	o.clients[0] = 1;
@@ -385,18 +698,14 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--clients") == 0 && i + 1 < (size_t)argc) {
 			o.clients[0] = (int)strtol(argv[++i], NULL, 10);
 			o.nclients = 1;
-			if (o.clients[0] < 1 || o.clients[0] > 256) {
-				fprintf(stderr, "%s: --clients 1..256\n", prog);
+			if (o.clients[0] < 1 || o.clients[0] > MAX_CLIENTS) {
+				fprintf(stderr, "%s: --clients 1..%d\n", prog, MAX_CLIENTS);
 				return 2;
 			}
-		}
+		} else if (strcmp(argv[i], "--via-proxy") == 0)
+			o.via_proxy = 1;
 		else if (strcmp(argv[i], "--help") == 0) {
-			printf("usage: %s [--seconds S] [--subjects N] [--clients C]\n"
-			    "Audited reveals at 1 and 16 clients (or C only) for S seconds each (10)\n"
-			    "over N tokenized subjects (2000), against pgbench running the\n"
-			    "equivalent SELECT + INSERT transaction.  Needs PIIV_VAULT_URL,\n"
-			    "PIIV_CACERT, PIIV_PROXY_TOKEN, PIIV_TAGGER_TOKEN, PIIV_PG.\n",
-			    prog);
+			printf(usage_text, prog, ACCESS_WINDOW);
 			return 0;
 		} else {
 			fprintf(stderr, "%s: unknown argument %s (--help)\n", prog,
@@ -415,22 +724,46 @@ main(int argc, char **argv)
 	o.token = getenv("PIIV_PROXY_TOKEN");
 	o.tagger = getenv("PIIV_TAGGER_TOKEN");
 	o.pg = getenv("PIIV_PG");
-	if (!o.url || !o.cacert || !o.token || !o.tagger || !o.pg) {
+	o.proxy_url = getenv("PIIV_PROXY_URL");
+	o.proxy_config = getenv("PIIV_PROXY_CONFIG");
+	o.bin = getenv("PIIV_BIN");
+	if (!o.url || !o.cacert || !o.tagger || !o.pg) {
 		fprintf(stderr, "%s: needs PIIV_VAULT_URL, PIIV_CACERT, "
-		    "PIIV_PROXY_TOKEN, PIIV_TAGGER_TOKEN and PIIV_PG\n", prog);
+		    "PIIV_TAGGER_TOKEN and PIIV_PG (. DIR/env after scripts/dev-up "
+		    "DIR)\n", prog);
 		return 2;
 	}
+	if (!o.via_proxy && !o.token) {
+		fprintf(stderr, "%s: needs PIIV_PROXY_TOKEN\n", prog);
+		return 2;
+	}
+	if (o.via_proxy && (!o.proxy_url || !o.proxy_config || !o.bin)) {
+		fprintf(stderr, "%s: --via-proxy needs PIIV_PROXY_URL, "
+		    "PIIV_PROXY_CONFIG and PIIV_BIN (a dev setup with pii-proxy)\n",
+		    prog);
+		return 2;
+	}
+	for (i = 0; i < o.nclients; i++)
+		if (o.clients[i] > maxc)
+			maxc = o.clients[i];
 	snprintf(o.run_id, sizeof(o.run_id), "%ld", (long)getpid());
+	if (sodium_init() < 0) {
+		fprintf(stderr, "%s: libsodium failed to initialize\n", prog);
+		return 1;
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (setup_subjects(&o) != 0)
-		return 1;
+		goto out;
+	if (o.via_proxy && make_keys(&o, maxc) != 0)
+		goto out;
 
 	/* the peer's table and script; subject ids of this run's subjects */
 	c = PQconnectdb(o.pg);
 	if (PQstatus(c) != CONNECTION_OK) {
 		fprintf(stderr, "%s: %s", prog, PQerrorMessage(c));
-		return 1;
+		goto out;
 	}
+	PQsetNoticeProcessor(c, quiet_notice, NULL);
 	/* a quiet start for both sides: the tables just took a bulk load
 	 * (bench_tokenize), and autovacuum would otherwise work through it
 	 * during whichever side runs first */
@@ -448,7 +781,8 @@ main(int argc, char **argv)
 		res = run_sql(c, peer_setup[i]);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			fprintf(stderr, "%s: %s", prog, PQerrorMessage(c));
-			return 1;
+			PQclear(res);
+			goto out;
 		}
 		PQclear(res);
 	}
@@ -471,58 +805,67 @@ main(int argc, char **argv)
 		PQclear(res);
 		if (hi < 1) {
 			fprintf(stderr, "%s: no subjects for the peer\n", prog);
-			return 1;
+			goto out;
 		}
 	}
 	snprintf(script, sizeof(script), "/tmp/bench_reveal.%ld.sql",
 	    (long)getpid());
-	fd = open(script, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0) {
+	if (write_script(&o, script) != 0) {
 		fprintf(stderr, "%s: cannot write %s\n", prog, script);
-		return 1;
+		goto out;
 	}
-	/* the vault's own reveal query (vault_reveal.c), then the audit row */
-	dprintf(fd,
-	    "\\set k random(:lo, :hi)\n"
-	    "BEGIN;\n"
-	    "SELECT s.id, s.status, k.kek_epoch, encode(k.wrapped_dek, 'hex'),"
-	    " EXISTS (SELECT 1 FROM objections o WHERE o.subject_id = s.id"
-	    " AND o.purpose = 'support'), v.token, v.category,"
-	    " encode(v.ciphertext, 'hex'), v.source, to_char(v.last_seen AT TIME"
-	    " ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24MISS\"Z\"')"   /* pgbench takes
-	    ":MI" for a variable: the same call without the colons */
-	    " FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id"
-	    " LEFT JOIN pii_values v ON v.subject_id = s.id"
-	    " AND v.category = ANY ('{email,name}'::text[])"
-	    " WHERE s.subject_token = (SELECT subject_token FROM bench_reveal_tokens"
-	    " WHERE n = :k)"
-	    " ORDER BY v.category, v.last_seen DESC, v.token;\n"
-	    "INSERT INTO bench_audit_records (writer, seq, at, actor, role,"
-	    " on_behalf_of, purpose, ticket, action, subject_token, categories,"
-	    " decision, reason, request_id, source, batch_id, count, leaf)"
-	    " VALUES ('pgbench/1', nextval('bench_audit_seq'), now(), 'proxy',"
-	    " 'cs_agent', 'agent7@corp', 'support', 'CS-' || :k, 'reveal',"
-	    " 'tok_subject_v1_' || md5(:k::text), '{email,name}', 'allow', 'ok',"
-	    " md5(random()::text), NULL, NULL, 2,"
-	    " sha256(convert_to(md5(random()::text), 'UTF8')));\n"
-	    "COMMIT;\n");
-	close(fd);
 
-	printf("bench_reveal: %lld subjects, %lld s per run; vault: POST /v1/reveal"
-	    " (2 categories) with its audit record committed; peer: pgbench, the "
-	    "same SELECTs + an audit-row INSERT per transaction\n", o.subjects,
-	    o.seconds);
+	if (o.via_proxy)
+		printf("bench_reveal --via-proxy: %lld subjects (each client draws "
+		    "from its own %d), %lld s per run; proxy: POST /v1/access (email, "
+		    "role cs_lead, one API key per client) through pii-proxy to the "
+		    "vault, its audit record committed; peer: pgbench, the vault's "
+		    "SELECT (1 category) + an audit-row INSERT per transaction\n",
+		    o.subjects, ACCESS_WINDOW, o.seconds);
+	else
+		printf("bench_reveal: %lld subjects, %lld s per run; vault: POST "
+		    "/v1/reveal (2 categories) with its audit record committed; peer: "
+		    "pgbench, the same SELECTs + an audit-row INSERT per transaction\n",
+		    o.subjects, o.seconds);
+	fflush(stdout);
+	side = o.via_proxy ? "access" : "reveal";
+	rc = 0;
 	for (i = 0; i < o.nclients; i++) {
-		double rps = 0, p50 = 0, p99 = 0, tps, q50, q99;
+		struct result r;
+		double tps, q50 = -1, q99 = -1;
 		int n = o.clients[i];
+		int got = run_clients(&o, n, &r);
 
-		if (run_vault(&o, n, &rps, &p50, &p99) != 0) {
+		if (!o.via_proxy && (got != 0 || r.fails > 0)) {
+			/* the vault's reveals: any failure stops the run */
+			if (r.fails > 0)
+				fprintf(stderr, "%s: %lld reveals failed (first: %s)\n",
+				    prog, r.fails, r.err[0] ? r.err : "see the vault log");
 			rc = 1;
 			break;
 		}
+		if (got != 0) {
+			printf("access  %2d clients: failed: %lld requests, none "
+			    "answered 200 (first: %s)\n", n, r.fails,
+			    r.err[0] ? r.err : "see the proxy log");
+			rc = 1;
+			break;
+		}
+		if (r.fails > 0) {
+			fprintf(stderr, "%s: %lld of %lld access requests at %d clients "
+			    "failed (first: %s)\n", prog, r.fails, r.fails + r.ok, n,
+			    r.err);
+			rc = 1;
+		}
 		tps = run_pgbench(&o, n, script, lo, hi, &q50, &q99);
-		printf("reveal  %2d clients: %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms"
-		    "%s\n", n, rps, p50, p99, n == 16 ? "  (target p99 < 10 ms)" : "");
+		if (o.via_proxy)
+			printf("access  %2d clients: %8.0f req/s  p50 %6.2f ms  p99 "
+			    "%6.2f ms  failures %lld%s\n", n, r.rps, r.p50, r.p99,
+			    r.fails, n == 16 ? "  (target p99 < 15 ms)" : "");
+		else
+			printf("reveal  %2d clients: %8.0f req/s  p50 %6.2f ms  p99 "
+			    "%6.2f ms%s\n", n, r.rps, r.p50, r.p99,
+			    n == 16 ? "  (target p99 < 10 ms)" : "");
 		if (tps <= 0) {
 			printf("pgbench %2d clients: failed\n", n);
 			rc = 1;
@@ -530,17 +873,24 @@ main(int argc, char **argv)
 		}
 		printf("pgbench %2d clients: %8.0f tps    p50 %6.2f ms  p99 %6.2f ms\n",
 		    n, tps, q50, q99);
-		printf("reveal/pgbench ratio at %d clients: %.2f%s\n", n, rps / tps,
-		    n == 16 ? "  (target >= 0.75)" : "");
+		printf("%s/pgbench ratio at %d clients: %.2f%s\n", side, n,
+		    r.rps / tps, n != 16 ? "" : o.via_proxy ? "  (target >= 0.5)" :
+		    "  (target >= 0.75)");
+		fflush(stdout);
 	}
-	res = PQexec(c, "DROP TABLE IF EXISTS bench_audit_records");
-	PQclear(res);
-	res = PQexec(c, "DROP TABLE IF EXISTS bench_reveal_tokens");
-	PQclear(res);
-	res = PQexec(c, "DROP SEQUENCE IF EXISTS bench_audit_seq");
-	PQclear(res);
-	PQfinish(c);
-	unlink(script);
+out:
+	if (c != NULL) {
+		res = PQexec(c, "DROP TABLE IF EXISTS bench_audit_records");
+		PQclear(res);
+		res = PQexec(c, "DROP TABLE IF EXISTS bench_reveal_tokens");
+		PQclear(res);
+		res = PQexec(c, "DROP SEQUENCE IF EXISTS bench_audit_seq");
+		PQclear(res);
+		PQfinish(c);
+	}
+	if (script[0] != '\0')
+		unlink(script);
+	drop_keys(&o);
 	curl_global_cleanup();
 	return rc;
 }
