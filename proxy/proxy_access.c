@@ -138,28 +138,34 @@ proxy_reveal(struct proxy_server *ps, const struct proxy_caller *who,
 	}
 	r = proxy_vault_post(ps->vault, "/v1/reveal", text, tlen,
 	    who->request_id, &ans);
-	if (r != 0) {
+	if (r == PII_ERR_IO) {
 		atomic_fetch_add(&ps->vault_failures, 1);
 		pii_log(PII_LOG_WARN, "event=vault_unreachable request_id=%s",
 		    who->request_id);
-		/* nothing was revealed and the vault recorded nothing */
+		/* it never reached the vault: nothing revealed, nothing recorded
+		 * there, so the refusal is the proxy's to record */
 		pii_errinfo_set(&ei, PII_ERR_DB_UNAVAILABLE, NULL,
 		    "the vault is unavailable; retry later");
-		if (proxy_audit(ps, who, role, breakglass ? "breakglass" : "access",
-		    t, 0, PII_ERR_DB_UNAVAILABLE, 0) != 0)
-			pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
-			    "audit log unavailable; request refused");
+		proxy_deny(ps, who, role, breakglass ? "breakglass" : "access", t,
+		    &ei, req, resp);
+		goto out;
+	}
+	if (r != 0) {
+		/* sent, but no whole answer: the vault may have revealed and
+		 * recorded it under this request id; recording a refusal here
+		 * could contradict that record, so the proxy records nothing */
+		atomic_fetch_add(&ps->vault_failures, 1);
+		pii_log(PII_LOG_WARN, "event=vault_outcome_unknown request_id=%s",
+		    who->request_id);
+		pii_errinfo_set(&ei, PII_ERR_DB_UNAVAILABLE, NULL,
+		    "the vault did not answer; the audit log shows under this "
+		    "request id whether it acted");
 		pii_http_reply_error(resp, req, &ei);
 		goto out;
 	}
 	if (ans.status != 200) {
 		int code = vault_error_code(ans.body, ans.len);
 
-		if (code == PII_ERR_INTERNAL)
-			pii_log(PII_LOG_WARN, "event=vault_error status=%ld "
-			    "request_id=%s", ans.status, who->request_id);
-		/* the vault recorded its refusal under this request id */
-		atomic_fetch_add(&ps->denied, 1);
 		pii_errinfo_set(&ei, code, NULL, "%s",
 		    code == PII_ERR_OBJECTION ?
 		    "the subject objects to this purpose" :
@@ -168,7 +174,19 @@ proxy_reveal(struct proxy_server *ps, const struct proxy_caller *who,
 		    code == PII_ERR_AUDIT_UNAVAILABLE ?
 		    "audit log unavailable; request refused" :
 		    "the vault refused the request");
-		pii_http_reply_error(resp, req, &ei);
+		if (code == PII_ERR_OBJECTION || code == PII_ERR_SUBJECT_ERASED ||
+		    code == PII_ERR_NOT_FOUND) {
+			/* the vault recorded these refusals under this request id */
+			atomic_fetch_add(&ps->denied, 1);
+			pii_http_reply_error(resp, req, &ei);
+		} else {
+			/* a refusal the vault does not record: the proxy does */
+			pii_log(PII_LOG_WARN, "event=vault_error status=%ld code=%s "
+			    "request_id=%s", ans.status, pii_err_api_code(code),
+			    who->request_id);
+			proxy_deny(ps, who, role, breakglass ? "breakglass" : "access",
+			    t, &ei, req, resp);
+		}
 		goto out;
 	}
 	vroot = json_loadb(ans.body, ans.len, JSON_REJECT_DUPLICATES, NULL);

@@ -164,6 +164,7 @@ proxy_audit(struct proxy_server *ps, const struct proxy_caller *who,
 	rec.reason = allowed ? "ok" : pii_err_api_code(reason_code);
 	rec.request_id = who->request_id;
 	rec.source = who->method;
+	rec.batch_id = t != NULL ? t->grant_id : NULL;
 	rec.count = count;
 	if (audit_log_append(ps->audit, &rec) != 0) {
 		atomic_fetch_add(&ps->audit_failures, 1);
@@ -224,6 +225,22 @@ name_ok(const char *s)
 	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
 }
 
+/* tok_subject_v<N>_<26 base32>: the vault's subject token grammar */
+static int
+subject_token_ok(const char *tok)
+{
+	const char *p = tok + 13;
+	size_t nd;
+
+	if (strncmp(tok, "tok_subject_v", 13) != 0)
+		return 0;
+	nd = strspn(p, "0123456789");
+	if (nd == 0 || nd > 9 || p[nd] != '_')
+		return 0;
+	p += nd + 1;
+	return strlen(p) == 26 && strspn(p, "abcdefghijklmnopqrstuvwxyz234567") == 26;
+}
+
 int
 proxy_parse_target(struct proxy_server *ps, const struct pol_policy *pol,
     json_t *root, struct proxy_target *t, struct pii_errinfo *ei)
@@ -249,8 +266,7 @@ proxy_parse_target(struct proxy_server *ps, const struct pol_policy *pol,
 		return pii_errinfo_set(ei, PII_ERR_BAD_REQUEST,
 		    ref != NULL ? "subject" : "subject_token",
 		    "must be 1-256 printable ASCII characters without quotes");
-	if (tok != NULL && (strncmp(tok, "tok_subject_", 12) != 0 ||
-	    strspn(tok, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(tok)))
+	if (tok != NULL && !subject_token_ok(tok))
 		return pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, "subject_token",
 		    "is not a subject token");
 	if ((r = pii_json_get_array(root, "categories", 1, PROXY_MAX_CATEGORIES,
@@ -374,6 +390,25 @@ authenticate(struct proxy_server *ps, struct proxy_rules *rules,
 	    "the bearer credential is neither an API key nor a JWT");
 }
 
+/* Who the caller is, in a form the vault and the audit log accept:
+ * 1-127 printable ASCII characters without quotes or backslashes. */
+static int
+authenticate_checked(struct proxy_server *ps, struct proxy_rules *rules,
+    const struct pii_http_request *req, struct proxy_caller *who,
+    struct pii_errinfo *ei)
+{
+	int r = authenticate(ps, rules, req, who, ei);
+
+	if (r == 0 && !proxy_text_ok(who->user, PROXY_NAME_MAX - 1)) {
+		who->user[0] = '\0';
+		who->nroles = 0;
+		return pii_errinfo_set(ei, PII_ERR_UNAUTHENTICATED, NULL,
+		    "the user name must be 1-127 printable ASCII characters "
+		    "without quotes or backslashes (configure oidc.user_claim)");
+	}
+	return r;
+}
+
 /* ---- GET /v1/me, GET /v1/audit ------------------------------------------- */
 
 static void
@@ -407,7 +442,9 @@ reply_audit(struct proxy_server *ps, struct proxy_rules *rules,
     struct pii_http_response *resp)
 {
 	struct audit_report_query q;
+	struct proxy_target t;
 	struct pii_errinfo ei;
+	char asked[160];
 	PGconn *c = NULL;
 	char *buf = NULL;
 	size_t len = 0;
@@ -448,14 +485,32 @@ reply_audit(struct proxy_server *ps, struct proxy_rules *rules,
 		pii_http_reply_error(resp, req, &ei);
 		return;
 	}
-	/* reading the log is itself recorded, before anything is read */
-	if (proxy_audit(ps, who, NULL, "audit_read", NULL, 1, 0, 0) != 0) {
+	/* reading the log is itself recorded, with what was asked, before
+	 * anything is read: the subject token queried, or the person (kept
+	 * in batch_id, which a read has no other use for) */
+	memset(&t, 0, sizeof(t));
+	if (q.subject_token != NULL) {
+		t.kind = "token";
+		t.subject = q.subject_token;
+	} else {
+		snprintf(asked, sizeof(asked), "actor:%s", q.actor);
+		t.grant_id = asked;
+	}
+	if (proxy_audit(ps, who, NULL, "audit_read", &t, 1, 0, 0) != 0) {
 		pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
 		    "audit log unavailable; request refused");
 		pii_http_reply_error(resp, req, &ei);
 		return;
 	}
-	c = PQconnectdb(ps->cfg->audit_read_database);
+	{
+		/* bounded: a dead audit host must not hold a worker for long */
+		static const char *const kw[] = { "dbname", "connect_timeout",
+			"options", "application_name", NULL };
+		const char *const val[] = { ps->cfg->audit_read_database, "5",
+			"-c statement_timeout=15000", "pii-proxy-audit-read", NULL };
+
+		c = PQconnectdbParams(kw, val, 1);
+	}
 	if (PQstatus(c) != CONNECTION_OK) {
 		pii_errinfo_set(&ei, PII_ERR_DB_UNAVAILABLE, NULL,
 		    "the audit database is unavailable; retry later");
@@ -602,7 +657,7 @@ api_handler(void *ctx, const struct pii_http_request *req,
 	who.method = NULL;
 	pii_errinfo_clear(&ei);
 	rules = proxy_rules_get(ps);
-	if (authenticate(ps, rules, req, &who, &ei) != 0) {
+	if (authenticate_checked(ps, rules, req, &who, &ei) != 0) {
 		pii_log(PII_LOG_INFO, "event=unauthenticated route=%s client=%s "
 		    "request_id=%s", name, req->client_addr, req->request_id);
 		who.user[0] = '\0';
@@ -613,7 +668,8 @@ api_handler(void *ctx, const struct pii_http_request *req,
 			proxy_deny(ps, &who, NULL, name, NULL, &ei, req, resp);
 		goto out;
 	}
-	if (strcmp(req->method, "POST") == 0 && !content_type_json(req)) {
+	if (strcmp(req->method, "POST") == 0 && req->body_len > 0 &&
+	    !content_type_json(req)) {
 		reply_error(resp, req, PII_ERR_BAD_REQUEST, "Content-Type",
 		    "Content-Type must be application/json");
 		goto out;

@@ -61,6 +61,25 @@ parse_oidc(const json_t *v, void *dst, const char *path, struct pii_errinfo *ei)
 	return pii_config_apply(v, f, dst, path, ei);
 }
 
+/* http://127.0.0.1, http://localhost or http://[::1], then a port or a
+ * path: plain HTTP only to this host (no "localhost.example", no "@") */
+static int
+loopback_http(const char *url)
+{
+	static const char *const hosts[] = { "http://127.0.0.1", "http://localhost",
+		"http://[::1]" };
+	size_t i, n;
+
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		n = strlen(hosts[i]);
+		if (strncmp(url, hosts[i], n) == 0 &&
+		    (url[n] == '\0' || url[n] == '/' || url[n] == ':') &&
+		    strchr(url + n, '@') == NULL)
+			return 1;
+	}
+	return 0;
+}
+
 static int
 parse_vault(const json_t *v, void *dst, const char *path, struct pii_errinfo *ei)
 {
@@ -84,8 +103,7 @@ parse_vault(const json_t *v, void *dst, const char *path, struct pii_errinfo *ei
 	c->timeout_ms = 10000;
 	if ((r = pii_config_apply(v, f, dst, path, ei)) != 0)
 		return r;
-	if (strncmp(c->url, "https://", 8) != 0 && strncmp(c->url, "http://127.", 11) != 0 &&
-	    strncmp(c->url, "http://localhost", 16) != 0)
+	if (strncmp(c->url, "https://", 8) != 0 && !loopback_http(c->url))
 		return pii_errinfo_set(ei, PII_ERR_CONFIG,
 		    pii_json_path_key(p, sizeof(p), path, "url"),
 		    "must be an https:// URL (plain http only on loopback)");
@@ -116,6 +134,10 @@ parse_notify(const json_t *v, void *dst, const char *path, struct pii_errinfo *e
 	n->timeout_ms = 3000;
 	if ((r = pii_config_apply(v, f, dst, path, ei)) != 0)
 		return r;
+	if (n->url != NULL && strncmp(n->url, "https://", 8) != 0 &&
+	    !loopback_http(n->url))
+		return pii_errinfo_set(ei, PII_ERR_CONFIG, path,
+		    "url must be https:// (plain http only on loopback)");
 	if (n->file == NULL && n->url == NULL)
 		return pii_errinfo_set(ei, PII_ERR_CONFIG, path,
 		    "needs a file or a url (or both)");
@@ -166,7 +188,8 @@ proxy_config_load(const char *path, struct proxy_config **out,
 		r = PII_ERR_NOMEM;
 		goto out;
 	}
-	cfg->threads = 8;
+	/* a worker waits on the vault: threads bound the requests in flight */
+	cfg->threads = 16;
 	cfg->max_connections = 1024;
 	cfg->max_connections_per_ip = 256;
 	cfg->connection_timeout_seconds = 30;

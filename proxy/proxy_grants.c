@@ -18,6 +18,7 @@
 #include "proxy_handlers.h"
 
 #define GRANT_LIST_MAX 200
+#define GRANT_PENDING_MAX 1000
 
 static int
 store_error(struct proxy_server *ps, int r, struct pii_errinfo *ei)
@@ -105,14 +106,23 @@ proxy_grant_request(struct proxy_server *ps, struct proxy_rules *rules,
 	snprintf(g.ticket, sizeof(g.ticket), "%s", t.ticket != NULL ? t.ticket : "");
 	snprintf(g.reason, sizeof(g.reason), "%s", t.reason);
 	g.minutes = minutes;
-	if ((r = proxy_grant_create(ps->store, &g, id, &ei)) != 0) {
-		store_error(ps, r, &ei);
+	/* recorded before it exists (with the id it will have): a grant
+	 * nobody can see in the log must never be approvable */
+	if ((r = proxy_grant_new_id(id)) != 0) {
+		pii_errinfo_set(&ei, PII_ERR_INTERNAL, NULL, "internal error");
 		pii_http_reply_error(resp, req, &ei);
 		goto out;
 	}
+	t.grant_id = id;
+	snprintf(g.id, sizeof(g.id), "%s", id);
 	if (proxy_audit(ps, who, role, "grant_request", &t, 1, 0, 0) != 0) {
 		pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
 		    "audit log unavailable; request refused");
+		pii_http_reply_error(resp, req, &ei);
+		goto out;
+	}
+	if ((r = proxy_grant_create(ps->store, &g, id, &ei)) != 0) {
+		store_error(ps, r, &ei);
 		pii_http_reply_error(resp, req, &ei);
 		goto out;
 	}
@@ -184,14 +194,23 @@ proxy_grant_decision(struct proxy_server *ps, struct proxy_rules *rules,
 		proxy_deny(ps, who, NULL, action, &t, &ei, req, resp);
 		return;
 	}
-	if ((r = proxy_grant_decide(ps->store, id, who->user, approve, &ei)) != 0) {
-		store_error(ps, r, &ei);
+	if (strcmp(g.status, "requested") != 0) {
+		pii_errinfo_set(&ei, PII_ERR_CONFLICT, NULL,
+		    "grant is no longer pending");
 		pii_http_reply_error(resp, req, &ei);
 		return;
 	}
+	/* recorded before it takes effect: an approval the log lacks must
+	 * never open anything (fail closed) */
+	t.grant_id = id;
 	if (proxy_audit(ps, who, NULL, action, &t, 1, 0, 0) != 0) {
 		pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
-		    "audit log unavailable; the decision is stored but unrecorded");
+		    "audit log unavailable; nothing was decided");
+		pii_http_reply_error(resp, req, &ei);
+		return;
+	}
+	if ((r = proxy_grant_decide(ps->store, id, who->user, approve, &ei)) != 0) {
+		store_error(ps, r, &ei);
 		pii_http_reply_error(resp, req, &ei);
 		return;
 	}
@@ -214,7 +233,7 @@ proxy_grant_listing(struct proxy_server *ps, struct proxy_rules *rules,
 {
 	const char *status = pii_http_query(req, "status");
 	struct pii_errinfo ei;
-	json_t *all = NULL, *mine = json_array(), *e;
+	json_t *all = NULL, *pending = NULL, *mine = json_array(), *e;
 	size_t i;
 	int r;
 
@@ -226,11 +245,22 @@ proxy_grant_listing(struct proxy_server *ps, struct proxy_rules *rules,
 		pii_http_reply_error(resp, req, &ei);
 		goto out;
 	}
-	if ((r = proxy_grant_list(ps->store, NULL, status != NULL ? status : "",
-	    GRANT_LIST_MAX, &all, &ei)) != 0) {
+	/* the caller's own grants, then every pending one they may decide
+	 * (two queries: a system-wide newest-N would hide older ones) */
+	if ((r = proxy_grant_list(ps->store, who->user, status != NULL ? status : "",
+	    GRANT_LIST_MAX, &all, &ei)) != 0 ||
+	    ((status == NULL || strcmp(status, "requested") == 0) &&
+	    (r = proxy_grant_list(ps->store, NULL, "requested", GRANT_PENDING_MAX,
+	    &pending, &ei)) != 0)) {
 		store_error(ps, r, &ei);
 		pii_http_reply_error(resp, req, &ei);
 		goto out;
+	}
+	json_array_foreach(pending, i, e) {
+		const char *rq = json_string_value(json_object_get(e, "requester"));
+
+		if (rq != NULL && strcmp(rq, who->user) != 0)
+			json_array_append(all, e);
 	}
 	/* a person sees their own grants and those they may decide */
 	json_array_foreach(all, i, e) {
@@ -250,5 +280,6 @@ proxy_grant_listing(struct proxy_server *ps, struct proxy_rules *rules,
 	pii_http_reply_json(resp, 200, json_pack("{s:O}", "grants", mine));
 out:
 	json_decref(all);
+	json_decref(pending);
 	json_decref(mine);
 }

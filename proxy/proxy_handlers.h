@@ -21,6 +21,7 @@ struct proxy_target {
 	const char *purpose;
 	const char *ticket;              /* or NULL */
 	const char *reason;              /* or NULL */
+	const char *grant_id;            /* grant actions: recorded as batch_id */
 	unsigned char skey[PROXY_SUBJECT_KEY_BYTES];
 };
 

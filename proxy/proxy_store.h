@@ -110,7 +110,10 @@ struct proxy_grant {
 	int expired;                    /* approved but past expires_at */
 };
 
-/* Store g (status requested); its new id into id. */
+/* A new grant id, so a request can be recorded before it is stored. */
+int proxy_grant_new_id(char id[PROXY_ID_MAX]);
+/* Store g (status requested) under g->id when that is a grant id from
+ * proxy_grant_new_id, else under a new one; the id into id. */
 int proxy_grant_create(struct proxy_store *st, const struct proxy_grant *g,
     char id[PROXY_ID_MAX], struct pii_errinfo *ei);
 /* PII_ERR_NOT_FOUND if no such grant. */

@@ -230,7 +230,7 @@ request(struct proxy_vault *v, const char *method, const char *path,
 	struct handle *h;
 	char url[1280], rid[96];
 	CURLcode cc;
-	int r = PII_ERR_IO;
+	int r = PII_ERR_IO, sent = 1;
 
 	memset(ans, 0, sizeof(*ans));
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", v->base, path) >= sizeof(url))
@@ -266,13 +266,25 @@ request(struct proxy_vault *v, const char *method, const char *path,
 	cc = curl_easy_perform(h->h);
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &ans->status);
+	else {
+		long reqsize = 0;
+
+		curl_easy_getinfo(h->h, CURLINFO_REQUEST_SIZE, &reqsize);
+		sent = reqsize > 0 || !(cc == CURLE_COULDNT_RESOLVE_HOST ||
+		    cc == CURLE_COULDNT_CONNECT || cc == CURLE_SSL_CONNECT_ERROR ||
+		    cc == CURLE_PEER_FAILED_VERIFICATION ||
+		    cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE ||
+		    cc == CURLE_OPERATION_TIMEDOUT);
+	}
 	/* the handle must not keep pointers into this frame */
 	curl_easy_setopt(h->h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h->h, CURLOPT_WRITEDATA, NULL);
 	curl_easy_setopt(h->h, CURLOPT_POSTFIELDS, NULL);
 	give(v, h);
 	if (cc != CURLE_OK || resp.failed) {
-		r = resp.failed ? PII_ERR_TOO_LARGE : PII_ERR_IO;
+		/* PII_ERR_IO only when the request provably never reached the
+		 * vault; after that the vault may have acted (and recorded it) */
+		r = !resp.failed && !sent ? PII_ERR_IO : PII_ERR_INTERNAL;
 		goto out;
 	}
 	pii_buf_putc(&resp, '\0');

@@ -29,9 +29,10 @@ struct proxy_vault_answer {
 };
 
 /* POST body to path ("/v1/reveal") with request_id as X-Request-Id, waiting
- * for a free handle.  0 with *ans filled (any HTTP status), or
- * PII_ERR_DB_UNAVAILABLE-like PII_ERR_IO when the vault cannot be reached
- * (the caller answers 502/503).  Release ans with proxy_vault_done. */
+ * for a free handle.  0 with *ans filled (any HTTP status); PII_ERR_IO when
+ * the request never reached the vault (no connection, TLS refused);
+ * PII_ERR_INTERNAL when it was sent but no whole answer came back (the
+ * vault may have acted and recorded it).  Release ans with proxy_vault_done. */
 int proxy_vault_post(struct proxy_vault *v, const char *path, const char *body,
     size_t len, const char *request_id, struct proxy_vault_answer *ans);
 int proxy_vault_get(struct proxy_vault *v, const char *path,

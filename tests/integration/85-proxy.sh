@@ -170,6 +170,21 @@ expect_status "the grant for subject A does not open subject B" 403 approval_req
 	-d '{"subject":"user:8502","categories":["national_id"],"purpose":"support","ticket":"CS-77"}'
 psql "$PIIV_PG_SUPER dbname=piiv_proxy" -qc "update grants set expires_at = now() - interval '1 second' where id = '$gid'" >/dev/null
 expect_status "expiry ends access" 403 approval_required -- "${AS[@]}" -X POST "$P/v1/access" -d "$nid"
+expect_eq "the approval's record names the grant" "$(audit_count "action = 'grant_approve' and decision = 'allow' and batch_id = '$gid'")" 1
+# fail closed: an approval the audit log cannot take does not happen
+as_key "$PIIV_KEY_CS_AGENT"
+expect_status "another grant request" 201 - -- "${AS[@]}" -X POST "$P/v1/grants" \
+	-d '{"subject":"user:8502","categories":["national_id"],"purpose":"support","ticket":"CS-78","reason":"identity check","minutes":5}'
+gid2=$(json_get id "$LAST_BODY")
+psql "${PIIV_PG_SUPER/dbname=postgres/dbname=piiv_audit}" -qc "REVOKE INSERT ON audit_records FROM piiv_audit_proxy" >/dev/null
+expect_status "approval while the audit log refuses writes: 503" 503 audit_unavailable -- -H "Authorization: Bearer $PIIV_KEY_CS_LEAD" -X POST "$P/v1/grants/$gid2/approve"
+psql "${PIIV_PG_SUPER/dbname=postgres/dbname=piiv_audit}" -qc "GRANT INSERT ON audit_records TO piiv_audit_proxy" >/dev/null
+expect_eq "... and the grant is still only requested" "$(psql "$PIIV_PG_SUPER dbname=piiv_proxy" -Atc "select status from grants where id = '$gid2'")" requested
+expect_status "the agent still cannot see that national ID" 403 approval_required -- "${AS[@]}" -X POST "$P/v1/access" \
+	-d '{"subject":"user:8502","categories":["national_id"],"purpose":"support","ticket":"CS-78"}'
+expect_status "an approval with no body at all" 200 - -- -H "Authorization: Bearer $PIIV_KEY_CS_LEAD" -X POST "$P/v1/grants/$gid2/deny"
+expect_status "a malformed subject token: 400 from the proxy" 400 bad_request -- "${AS[@]}" -X POST "$P/v1/access" \
+	-d '{"subject_token":"tok_subject_v1_zz","categories":["email"],"purpose":"support","ticket":"CS-1"}'
 expect_status "an unknown grant: 404" 404 not_found -- -H "Authorization: Bearer $PIIV_KEY_CS_LEAD" "${JSON_CT[@]}" -X POST "$P/v1/grants/gr_aaaaaaaaaaaaaaaaaaaaaaaa/deny" -d '{}'
 
 # ---- objection -------------------------------------------------------------------------------

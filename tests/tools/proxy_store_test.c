@@ -623,6 +623,8 @@ test_rate_failures(struct proxy_store *st, const char *conninfo)
 	    "a store with a 300 ms statement timeout");
 	sql1("BEGIN", 0, NULL, NULL, 0);
 	sql1("SELECT pg_advisory_xact_lock(7233010, hashtext($1))", 1, p, NULL, 0);
+	/* a subject not seen yet: a recent sighting would need no lock */
+	proxy_subject_key(st, "ref", "user:t2", sk);
 	r = proxy_rate_take(slow, ue, sk, 3);
 	CHECK(r == PII_ERR_DB_UNAVAILABLE,
 	    "rate_take waiting past the statement timeout is PII_ERR_DB_UNAVAILABLE (%d)", r);
