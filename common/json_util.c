@@ -89,6 +89,12 @@ pii_json_parse(const char *buf, size_t len, size_t max_depth, json_t **out,
 	if (len == 0)
 		return pii_errinfo_set(ei, PII_ERR_INVALID_JSON, NULL,
 		    "request body is empty; a JSON object is required");
+	/* jansson reads a raw NUL as the end of input and would ignore what
+	 * follows it: refuse it here (JSON escapes NUL as \u0000) */
+	if (memchr(buf, '\0', len) != NULL)
+		return pii_errinfo_set(ei, PII_ERR_INVALID_JSON, NULL,
+		    "NUL character at byte %zu",
+		    (size_t)((const char *)memchr(buf, '\0', len) - buf));
 	if (json_depth(buf, len, max_depth, &at) > max_depth)
 		return pii_errinfo_set(ei, PII_ERR_TOO_LARGE, NULL,
 		    "JSON nested deeper than %zu levels (at byte %zu)",

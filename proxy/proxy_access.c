@@ -326,8 +326,9 @@ proxy_breakglass(struct proxy_server *ps, struct proxy_rules *rules,
 	struct proxy_target t;
 	struct pii_errinfo ei;
 	int views[PROXY_MAX_CATEGORIES], masks[PROXY_MAX_CATEGORIES];
-	char role[64] = "", field[PII_ERR_MAX_FIELD], at[32];
-	long long limit = 0;
+	char role[64] = "", field[PII_ERR_MAX_FIELD], at[32], until[32];
+	long long limit = 0, minutes = 0;
+	time_t end;
 	json_t *root = NULL, *ev = NULL, *cats = NULL;
 	char *line = NULL;
 	size_t i, len = 0;
@@ -364,6 +365,8 @@ proxy_breakglass(struct proxy_server *ps, struct proxy_rules *rules,
 		if (d.max_subjects_per_hour > 0 &&
 		    (limit == 0 || d.max_subjects_per_hour < limit))
 			limit = d.max_subjects_per_hour;
+		if (minutes == 0 || d.minutes < minutes)
+			minutes = d.minutes;
 		if (role[0] == '\0')
 			proxy_rule_role(who, d.rule, role, sizeof(role));
 	}
@@ -388,10 +391,15 @@ proxy_breakglass(struct proxy_server *ps, struct proxy_rules *rules,
 	cats = json_array();
 	for (i = 0; i < t.ncats; i++)
 		json_array_append_new(cats, json_string(t.cats[i]));
-	ev = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s}",
+	/* the policy's time box: the emergency is to be reviewed by then */
+	end = now + (time_t)minutes * 60;
+	gmtime_r(&end, &tm);
+	strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	ev = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:I, s:s}",
 	    "event", "breakglass", "at", at, "user", who->user, "role", role,
 	    "categories", cats, "purpose", t.purpose, "reason", t.reason,
-	    "request_id", who->request_id, "subject_kind", t.kind);
+	    "request_id", who->request_id, "subject_kind", t.kind,
+	    "minutes", (json_int_t)minutes, "review_by", until);
 	cats = NULL;
 	if (ev != NULL && t.ticket != NULL)
 		json_object_set_new(ev, "ticket", json_string(t.ticket));

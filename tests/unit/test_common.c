@@ -214,6 +214,8 @@ static const struct parse_row parse_rows[] = {
 	{ "invalid UTF-8 in a key", "{\"alice\xfe\":1}", 0, 16, PII_ERR_INVALID_JSON, "alice" },
 	{ "escaped NUL", "{\"n\":\"alice\\u0000x\"}", 0, 16, PII_ERR_INVALID_JSON, "alice" },
 	{ "raw NUL byte", "{\"n\":\"alice\0x\"}", 15, 16, PII_ERR_INVALID_JSON, "alice" },
+	{ "raw NUL after a whole document", "{\"a\":1}\0{\"b\":2}", 15, 16, PII_ERR_INVALID_JSON, NULL },
+	{ "raw NUL between members", "{\"a\":1\0,\"b\":2}", 14, 16, PII_ERR_INVALID_JSON, NULL },
 	{ "lone surrogate escape", "{\"n\":\"\\ud800zqxv\"}", 0, 16, PII_ERR_INVALID_JSON, "zqxv" },
 	{ "trailing garbage", "{\"a\":1} alice", 0, 16, PII_ERR_INVALID_JSON, "alice" },
 	{ "two documents", "{\"a\":1}{\"b\":2}", 0, 16, PII_ERR_INVALID_JSON, NULL },
