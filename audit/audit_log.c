@@ -1015,3 +1015,29 @@ audit_log_get_stats(struct audit_log *log, struct audit_log_stats *out)
 	    now_us() - log->unpub_since_us > (int64_t)log->window_s * 1000000;
 	pthread_mutex_unlock(&log->mu);
 }
+
+int
+audit_log_setup(const struct audit_log_config *owner,
+    const struct audit_log_config *writer, struct pii_errinfo *ei)
+{
+	struct audit_log *admin = NULL, *w = NULL;
+	char arole[128], wrole[128];
+	int r;
+
+	if ((r = audit_log_new(owner, &admin, ei)) != 0)
+		goto out;
+	if ((r = audit_log_migrate(admin, ei)) != 0)
+		goto out;
+	if (writer == NULL)
+		goto out;
+	if ((r = audit_log_new(writer, &w, ei)) != 0 ||
+	    (r = audit_log_current_role(admin, arole, sizeof(arole), ei)) != 0 ||
+	    (r = audit_log_current_role(w, wrole, sizeof(wrole), ei)) != 0)
+		goto out;
+	if (strcmp(arole, wrole) != 0)
+		r = audit_log_grant_writer(admin, wrole, ei);
+out:
+	audit_log_free(w);
+	audit_log_free(admin);
+	return r;
+}

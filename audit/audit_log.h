@@ -70,6 +70,12 @@ int audit_log_migrate(struct audit_log *log, struct pii_errinfo *ei);
 /* As the owner: give role INSERT on the audit tables and nothing more. */
 int audit_log_grant_writer(struct audit_log *log, const char *role,
     struct pii_errinfo *ei);
+/* What `migrate` does for a writer (pii-vault, pii-proxy): as the owner of
+ * the audit database (owner; its conninfo), create or upgrade the schema,
+ * then, when writer is not NULL and names another role, give that role
+ * INSERT and nothing more. */
+int audit_log_setup(const struct audit_log_config *owner,
+    const struct audit_log_config *writer, struct pii_errinfo *ei);
 /* The role of cfg->conninfo (connects to find out). */
 int audit_log_current_role(struct audit_log *log, char *out, size_t cap,
     struct pii_errinfo *ei);

@@ -2,6 +2,7 @@
  * config.c - table-driven, strict loading of JSON configuration.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,4 +159,31 @@ pii_config_apply(const json_t *obj, const struct pii_cfg_field *fields,
 		}
 	}
 	return 0;
+}
+
+int
+pii_cfg_parse_listen(const json_t *v, void *dst, const char *path,
+    struct pii_errinfo *ei)
+{
+	static const struct pii_cfg_field f[] = {
+		{ "address", PII_CFG_STRING, offsetof(struct pii_cfg_listen, address), 1, 0, 64, NULL },
+		{ "port", PII_CFG_INT, offsetof(struct pii_cfg_listen, port), 1, 0, 65535, NULL },
+		{ NULL, 0, 0, 0, 0, 0, NULL },
+	};
+
+	return pii_config_apply(v, f, dst, path, ei);
+}
+
+int
+pii_cfg_parse_tls(const json_t *v, void *dst, const char *path,
+    struct pii_errinfo *ei)
+{
+	static const struct pii_cfg_field f[] = {
+		{ "cert_file", PII_CFG_STRING, offsetof(struct pii_cfg_tls, cert_file), 1, 0, 4096, NULL },
+		{ "key_file", PII_CFG_STRING, offsetof(struct pii_cfg_tls, key_file), 1, 0, 4096, NULL },
+		{ "client_ca_file", PII_CFG_STRING, offsetof(struct pii_cfg_tls, client_ca_file), 0, 0, 4096, NULL },
+		{ NULL, 0, 0, 0, 0, 0, NULL },
+	};
+
+	return pii_config_apply(v, f, dst, path, ei);
 }

@@ -45,6 +45,22 @@ int pii_config_apply(const json_t *obj, const struct pii_cfg_field *fields,
 /* Read a whole small file (a PEM, a token) into a new NUL-terminated buffer.
  * max bounds its size; *out is released with free() (or wiped first if the
  * content is secret). */
+/* A listener section {"address": "...", "port": N}. */
+struct pii_cfg_listen {
+	char *address;
+	long long port;
+};
+/* A TLS section {"cert_file", "key_file", "client_ca_file"?}: three
+ * consecutive char * fields in the destination. */
+struct pii_cfg_tls {
+	char *cert_file, *key_file, *client_ca_file;
+};
+/* PII_CFG_CUSTOM parsers for those two sections. */
+int pii_cfg_parse_listen(const json_t *v, void *dst, const char *path,
+    struct pii_errinfo *ei);
+int pii_cfg_parse_tls(const json_t *v, void *dst, const char *path,
+    struct pii_errinfo *ei);
+
 int pii_read_small_file(const char *path, size_t max, char **out, size_t *outlen);
 
 #endif

@@ -13,10 +13,9 @@
 
 #include "../common/err.h"
 
-struct proxy_listen {
-	char *address;
-	long long port;
-};
+#include "../common/config.h"
+
+
 
 struct proxy_oidc {
 	char *jwks_file, *issuer, *audience, *roles_claim, *user_claim;
@@ -40,7 +39,7 @@ struct proxy_notify_cfg {
 };
 
 struct proxy_config {
-	struct proxy_listen listen, admin_listen;
+	struct pii_cfg_listen listen, admin_listen;
 	int has_admin;
 	char *tls_cert_file, *tls_key_file, *tls_client_ca_file;
 	char *database;               /* the proxy's own database */

@@ -39,35 +39,6 @@ vault_op_name(unsigned int op)
 }
 
 static int
-parse_listen(const json_t *v, void *dst, const char *path, struct pii_errinfo *ei)
-{
-	static const struct pii_cfg_field f[] = {
-		{ "address", PII_CFG_STRING, offsetof(struct vault_listen, address), 1, 0, 64, NULL },
-		{ "port", PII_CFG_INT, offsetof(struct vault_listen, port), 1, 0, 65535, NULL },
-		{ NULL, 0, 0, 0, 0, 0, NULL },
-	};
-
-	return pii_config_apply(v, f, dst, path, ei);
-}
-
-struct tls_section {
-	char *cert_file, *key_file, *client_ca_file;
-};
-
-static int
-parse_tls(const json_t *v, void *dst, const char *path, struct pii_errinfo *ei)
-{
-	static const struct pii_cfg_field f[] = {
-		{ "cert_file", PII_CFG_STRING, offsetof(struct tls_section, cert_file), 1, 0, 4096, NULL },
-		{ "key_file", PII_CFG_STRING, offsetof(struct tls_section, key_file), 1, 0, 4096, NULL },
-		{ "client_ca_file", PII_CFG_STRING, offsetof(struct tls_section, client_ca_file), 0, 0, 4096, NULL },
-		{ NULL, 0, 0, 0, 0, 0, NULL },
-	};
-
-	return pii_config_apply(v, f, dst, path, ei);
-}
-
-static int
 parse_custom_categories(const json_t *v, void *dst, const char *path,
     struct pii_errinfo *ei)
 {
@@ -237,9 +208,9 @@ vault_config_load(const char *path, struct vault_config **out,
 {
 #define C(field) offsetof(struct vault_config, field)
 	static const struct pii_cfg_field f[] = {
-		{ "listen", PII_CFG_CUSTOM, C(listen), 1, 0, 0, parse_listen },
-		{ "admin_listen", PII_CFG_CUSTOM, C(admin_listen), 0, 0, 0, parse_listen },
-		{ "tls", PII_CFG_CUSTOM, C(tls_cert_file), 0, 0, 0, parse_tls },
+		{ "listen", PII_CFG_CUSTOM, C(listen), 1, 0, 0, pii_cfg_parse_listen },
+		{ "admin_listen", PII_CFG_CUSTOM, C(admin_listen), 0, 0, 0, pii_cfg_parse_listen },
+		{ "tls", PII_CFG_CUSTOM, C(tls_cert_file), 0, 0, 0, pii_cfg_parse_tls },
 		{ "root_key_file", PII_CFG_STRING, C(root_key_file), 1, 0, 4096, NULL },
 		{ "keystore_file", PII_CFG_STRING, C(keystore_file), 1, 0, 4096, NULL },
 		{ "database", PII_CFG_STRING, C(database), 1, 0, 4096, NULL },

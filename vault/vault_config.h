@@ -35,14 +35,13 @@ struct vault_identity {
 	unsigned int ops;               /* enum vault_op bits */
 };
 
-struct vault_listen {
-	char *address;
-	long long port;
-};
+#include "../common/config.h"
+
+
 
 struct vault_config {
-	struct vault_listen listen;
-	struct vault_listen admin_listen;
+	struct pii_cfg_listen listen;
+	struct pii_cfg_listen admin_listen;
 	int has_admin;
 	char *tls_cert_file, *tls_key_file, *tls_client_ca_file;
 	char *root_key_file;

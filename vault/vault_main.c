@@ -128,30 +128,13 @@ audit_config(const struct vault_config *cfg, const char *conninfo,
 static int
 migrate_audit(const struct vault_config *cfg, struct pii_errinfo *ei)
 {
-	struct audit_log_config ac;
-	struct audit_log *admin = NULL, *writer = NULL;
-	char arole[128], wrole[128];
-	int r;
+	struct audit_log_config owner, writer;
 
 	audit_config(cfg, cfg->audit_admin_database != NULL ?
-	    cfg->audit_admin_database : cfg->audit_database, 0, &ac);
-	if ((r = audit_log_new(&ac, &admin, ei)) != 0)
-		goto out;
-	if ((r = audit_log_migrate(admin, ei)) != 0)
-		goto out;
-	if (cfg->audit_admin_database == NULL)
-		goto out;
-	audit_config(cfg, cfg->audit_database, 0, &ac);
-	if ((r = audit_log_new(&ac, &writer, ei)) != 0 ||
-	    (r = audit_log_current_role(admin, arole, sizeof(arole), ei)) != 0 ||
-	    (r = audit_log_current_role(writer, wrole, sizeof(wrole), ei)) != 0)
-		goto out;
-	if (strcmp(arole, wrole) != 0)
-		r = audit_log_grant_writer(admin, wrole, ei);
-out:
-	audit_log_free(writer);
-	audit_log_free(admin);
-	return r;
+	    cfg->audit_admin_database : cfg->audit_database, 0, &owner);
+	audit_config(cfg, cfg->audit_database, 0, &writer);
+	return audit_log_setup(&owner, cfg->audit_admin_database != NULL ?
+	    &writer : NULL, ei);
 }
 
 static int

@@ -302,3 +302,13 @@ check "the proxy's writer has records" test "$(audit_count "writer like 'proxy-d
 check "pii-audit verify passes over the vault's and the proxy's logs" "$PIIV_BIN/pii-audit" verify
 expect_status "metrics: decisions counted" 200 - -- "$PIIV_PROXY_ADMIN_URL/metrics"
 check "... break-glass counted" grep -q '^piiv_proxy_breakglass_total [1-9]' "$LAST_BODY"
+
+# ---- docs/proxy.md stays true: every configuration key is documented ----------------------
+root=$(cd "$(dirname "$0")/../.." && pwd)
+missing=$(grep -oE '\{ "[a-z_]+", PII_CFG' "$root/proxy/proxy_config.c" | sed -E 's/\{ "([a-z_]+)".*/\1/' | sort -u |
+	while read -r k; do grep -qE "(\`|[ {,])$k(\`|[ },])" "$root/docs/proxy.md" || echo "$k"; done)
+expect_eq "docs/proxy.md names every configuration key of proxy_config.c" "${missing//$'\n'/ }" ""
+curl -sS --cacert "$PIIV_CACERT" "$PIIV_PROXY_ADMIN_URL/metrics" >"$T/metrics.txt"
+unexported=$(grep -oE 'piiv_proxy_[a-z_]+' "$root/docs/proxy.md" | sort -u | grep -v '^piiv_proxy_http_' |
+	while read -r m; do grep -q "^$m" "$T/metrics.txt" || echo "$m"; done)
+expect_eq "every metric docs/proxy.md names is exported" "${unexported//$'\n'/ }" ""
