@@ -339,7 +339,25 @@ authenticate(struct proxy_server *ps, struct proxy_rules *rules,
 	len = strlen(cred);
 	if (strncmp(cred, "piiv_key_", 9) == 0) {
 		struct proxy_apikey k;
+		struct {
+			char user[PROXY_NAME_MAX];
+			char role[PROXY_ROLE_MAX];
+		} memo;
+		unsigned char d[PROXY_CACHE_DIGEST];
 
+		/* a key verified in the last apikey_cache_seconds */
+		crypto_hash_sha256(d, (const unsigned char *)cred, len);
+		if (proxy_cache_get(ps->keys, d, &memo, sizeof(memo))) {
+			snprintf(who->user, sizeof(who->user), "%s", memo.user);
+			snprintf(who->role_buf[0], sizeof(who->role_buf[0]), "%s",
+			    memo.role);
+			who->roles[0] = who->role_buf[0];
+			who->nroles = 1;
+			who->method = "apikey";
+			sodium_memzero(&memo, sizeof(memo));
+			sodium_memzero(d, sizeof(d));
+			return 0;
+		}
 		r = proxy_apikey_check(ps->store, cred, &k);
 		if (r == PII_ERR_DB_UNAVAILABLE) {
 			atomic_fetch_add(&ps->db_failures, 1);
@@ -354,6 +372,12 @@ authenticate(struct proxy_server *ps, struct proxy_rules *rules,
 		who->roles[0] = who->role_buf[0];
 		who->nroles = 1;
 		who->method = "apikey";
+		memset(&memo, 0, sizeof(memo));
+		snprintf(memo.user, sizeof(memo.user), "%s", k.user);
+		snprintf(memo.role, sizeof(memo.role), "%s", k.role);
+		proxy_cache_put(ps->keys, d, &memo, sizeof(memo));
+		sodium_memzero(&memo, sizeof(memo));
+		sodium_memzero(d, sizeof(d));
 		sodium_memzero(&k, sizeof(k));
 		return 0;
 	}

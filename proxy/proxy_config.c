@@ -146,6 +146,7 @@ proxy_config_load(const char *path, struct proxy_config **out,
 		{ "connection_timeout_seconds", PII_CFG_INT, C(connection_timeout_seconds), 0, 1, 3600, NULL },
 		{ "max_body_bytes", PII_CFG_INT, C(max_body_bytes), 0, 1024, 1LL << 20, NULL },
 		{ "db_statement_timeout_ms", PII_CFG_INT, C(db_statement_timeout_ms), 0, 0, 600000, NULL },
+		{ "apikey_cache_seconds", PII_CFG_INT, C(apikey_cache_seconds), 0, 0, 300, NULL },
 		{ NULL, 0, 0, 0, 0, 0, NULL },
 	};
 #undef C
@@ -166,6 +167,7 @@ proxy_config_load(const char *path, struct proxy_config **out,
 	cfg->connection_timeout_seconds = 30;
 	cfg->max_body_bytes = 64 << 10;
 	cfg->db_statement_timeout_ms = 10000;
+	cfg->apikey_cache_seconds = 5;
 	cfg->audit_checkpoint_records = 1000;
 	cfg->audit_checkpoint_seconds = 10;
 	cfg->audit_publish_window_seconds = 300;

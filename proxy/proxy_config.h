@@ -61,6 +61,7 @@ struct proxy_config {
 	long long threads, max_connections, max_connections_per_ip;
 	long long connection_timeout_seconds, max_body_bytes;
 	long long db_statement_timeout_ms;
+	long long apikey_cache_seconds;   /* how long a verified key is trusted */
 };
 
 /* Load and check path.  *out is new; proxy_config_free accepts NULL. */

@@ -272,6 +272,8 @@ cmd_serve(const char *config)
 	if (proxy_store_new(cfg->database, (int)cfg->db_statement_timeout_ms,
 	    &ps.store, &ei) != 0 || proxy_store_open(ps.store, &ei) != 0 ||
 	    proxy_vault_new(&cfg->vault, &ps.vault, &ei) != 0 ||
+	    proxy_cache_new(4096, cfg->apikey_cache_seconds * 1000, &ps.keys) != 0 ||
+	    proxy_cache_new(65536, PROXY_SEEN_TTL_MS, &ps.seen) != 0 ||
 	    audit_log_new(&ac, &ps.audit, &ei) != 0 ||
 	    audit_log_start(ps.audit, &ei) != 0 ||
 	    proxy_server_start(&ps, &ei) != 0) {
@@ -311,6 +313,8 @@ out:
 	proxy_server_stop(&ps);
 	audit_log_free(ps.audit);
 	proxy_vault_free(ps.vault);
+	proxy_cache_free(ps.keys);
+	proxy_cache_free(ps.seen);
 	proxy_store_free(ps.store);
 	proxy_rules_put(ps.rules);
 	proxy_config_free(cfg);

@@ -11,6 +11,7 @@
 #include "../common/http.h"
 #include "../common/metrics.h"
 #include "../policies/policy.h"
+#include "proxy_cache.h"
 #include "proxy_config.h"
 #include "proxy_jwt.h"
 #include "proxy_store.h"
@@ -33,6 +34,8 @@ struct proxy_server {
 	struct proxy_store *store;
 	struct audit_log *audit;
 	struct proxy_vault *vault;
+	struct proxy_cache *keys;        /* verified API keys -> person, role */
+	struct proxy_cache *seen;        /* person + subject seen in the last minutes */
 	struct pii_metrics *metrics;
 	struct pii_http_server *api, *admin;
 	pthread_mutex_t notify_mu;

@@ -82,6 +82,11 @@ int proxy_apikey_list(struct proxy_store *st, json_t **out,
 int proxy_subject_key(struct proxy_store *st, const char *kind,
     const char *subject, unsigned char out[PROXY_SUBJECT_KEY_BYTES]);
 
+/* How long the proxy may remember, without asking the database again, that
+ * proxy_rate_take let a person see a subject: less than the few minutes
+ * during which the database itself answers a repeat from one read. */
+#define PROXY_SEEN_TTL_MS (4 * 60 * 1000)
+
 /* The rate limit: 0 if user may see this subject now - it was seen by user
  * within the last hour, or user has seen fewer than limit distinct subjects
  * in the last hour - and the sighting is recorded; PII_ERR_RATE_LIMITED
