@@ -230,6 +230,27 @@ out:
 	proxy_vault_done(&ans);
 }
 
+/* A grant is approved for the ticket it was requested under: 1 if the
+ * request's ticket is that one (or the grant has none); 0 if not, with ei
+ * set only when the grant could not be read. */
+static int
+grant_ticket_matches(struct proxy_server *ps, const char *gid,
+    const char *ticket, struct pii_errinfo *ei)
+{
+	struct proxy_grant g;
+
+	pii_errinfo_clear(ei);
+	if (proxy_grant_get(ps->store, gid, &g, ei) != 0) {
+		atomic_fetch_add(&ps->db_failures, 1);
+		pii_errinfo_set(ei, PII_ERR_DB_UNAVAILABLE, NULL,
+		    "the proxy database is unavailable; retry later");
+		return 0;
+	}
+	pii_errinfo_clear(ei);
+	return g.ticket[0] == '\0' ||
+	    (ticket != NULL && strcmp(g.ticket, ticket) == 0);
+}
+
 /* proxy_rate_take, remembering for a few minutes what the database let
  * through: a person looking at the same customer again costs nothing */
 static int
@@ -295,6 +316,14 @@ proxy_access(struct proxy_server *ps, struct proxy_rules *rules,
 				    "the proxy database is unavailable; retry later");
 				pii_http_reply_error(resp, req, &ei);
 				goto out;
+			}
+			if (c == 1 && !grant_ticket_matches(ps, gid, t.ticket, &ei)) {
+				if (ei.code != 0) {
+					pii_http_reply_error(resp, req, &ei);
+					goto out;
+				}
+				/* approved for another ticket: it does not open this one */
+				c = 0;
 			}
 			if (c == 1) {
 				q.has_approval = 1;

@@ -168,6 +168,8 @@ expect_status "approving twice: 409" 409 conflict -- "${AS[@]}" -X POST "$P/v1/g
 as_key "$PIIV_KEY_CS_AGENT"
 expect_status "after approval: the national ID in full" 200 - -- "${AS[@]}" -X POST "$P/v1/access" -d "$nid"
 expect_eq "the value is the vault's" "$(json_get fields.national_id.0 "$LAST_BODY")" 9001011234567
+expect_status "the grant does not open another ticket" 403 approval_required -- "${AS[@]}" -X POST "$P/v1/access" \
+	-d '{"subject":"user:8501","categories":["national_id"],"purpose":"support","ticket":"CS-999"}'
 expect_status "the grant for subject A does not open subject B" 403 approval_required -- "${AS[@]}" -X POST "$P/v1/access" \
 	-d '{"subject":"user:8502","categories":["national_id"],"purpose":"support","ticket":"CS-77"}'
 psql "$PIIV_PG_SUPER dbname=piiv_proxy" -qc "update grants set expires_at = now() - interval '1 second' where id = '$gid'" >/dev/null
