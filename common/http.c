@@ -841,3 +841,45 @@ out:
 	pii_http_stop(srv);
 	return r;
 }
+
+static size_t
+admin_limit(void *ctx, const char *method, const char *path)
+{
+	(void)ctx;
+	(void)method;
+	(void)path;
+	return 1024;
+}
+
+int
+pii_http_start_with_admin(const struct pii_http_config *api,
+    pii_http_handler_fn api_fn, pii_http_limit_fn api_limit,
+    const char *admin_address, uint16_t admin_port, pii_http_handler_fn admin_fn,
+    void *ctx, struct pii_metrics *metrics, struct pii_http_server **api_out,
+    struct pii_http_server **admin_out, struct pii_errinfo *ei)
+{
+	struct pii_http_server *a = NULL, *b = NULL;
+	struct pii_http_config hc;
+	int r;
+
+	if ((r = pii_http_start(api, api_fn, api_limit, ctx, metrics, &a, ei)) != 0)
+		return r;
+	if (admin_address != NULL) {
+		hc = *api;
+		hc.address = admin_address;
+		hc.port = admin_port;
+		hc.client_ca_file = NULL;
+		hc.threads = 1;
+		hc.max_connections = 64;
+		hc.max_per_ip = 16;
+		hc.max_body = 1024;
+		if ((r = pii_http_start(&hc, admin_fn, admin_limit, ctx, metrics, &b,
+		    ei)) != 0) {
+			pii_http_stop(a);
+			return r;
+		}
+	}
+	*api_out = a;
+	*admin_out = b;
+	return 0;
+}

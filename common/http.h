@@ -73,6 +73,17 @@ int pii_http_is_loopback(const char *address);
 int pii_http_start(const struct pii_http_config *cfg, pii_http_handler_fn fn,
     pii_http_limit_fn limit, void *ctx, struct pii_metrics *metrics,
     struct pii_http_server **out, struct pii_errinfo *ei);
+/* A daemon's two listeners: the API (api) and, when admin_address is not
+ * NULL, an admin listener on admin_address:admin_port with the same TLS
+ * files but no client certificates, one thread, 64 connections (16 per
+ * address) and 1 KiB bodies, for health, readiness and metrics.  On
+ * failure neither runs.  *api_out and *admin_out (NULL without one) are
+ * new; stop each with pii_http_stop. */
+int pii_http_start_with_admin(const struct pii_http_config *api,
+    pii_http_handler_fn api_fn, pii_http_limit_fn api_limit,
+    const char *admin_address, uint16_t admin_port, pii_http_handler_fn admin_fn,
+    void *ctx, struct pii_metrics *metrics, struct pii_http_server **api_out,
+    struct pii_http_server **admin_out, struct pii_errinfo *ei);
 /* The port actually bound. */
 uint16_t pii_http_port(const struct pii_http_server *srv);
 /* Stop accepting, finish, release.  Accepts NULL. */

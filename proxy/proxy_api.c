@@ -835,15 +835,6 @@ api_limit(void *ctx, const char *method, const char *path)
 	return (size_t)ps->cfg->max_body_bytes;
 }
 
-static size_t
-admin_limit(void *ctx, const char *method, const char *path)
-{
-	(void)ctx;
-	(void)method;
-	(void)path;
-	return 1024;
-}
-
 int
 proxy_server_start(struct proxy_server *ps, struct pii_errinfo *ei)
 {
@@ -865,25 +856,10 @@ proxy_server_start(struct proxy_server *ps, struct pii_errinfo *ei)
 	hc.timeout_seconds = (unsigned int)cfg->connection_timeout_seconds;
 	hc.max_body = (size_t)cfg->max_body_bytes;
 	hc.server_name = "piiv_proxy";
-	if ((r = pii_http_start(&hc, api_handler, api_limit, ps, ps->metrics,
-	    &ps->api, ei)) != 0)
-		return r;
-	if (cfg->has_admin) {
-		hc.address = cfg->admin_listen.address;
-		hc.port = (uint16_t)cfg->admin_listen.port;
-		hc.client_ca_file = NULL;
-		hc.threads = 1;
-		hc.max_connections = 64;
-		hc.max_per_ip = 16;
-		hc.max_body = 1024;
-		if ((r = pii_http_start(&hc, admin_handler, admin_limit, ps,
-		    ps->metrics, &ps->admin, ei)) != 0) {
-			pii_http_stop(ps->api);
-			ps->api = NULL;
-			return r;
-		}
-	}
-	return 0;
+	return pii_http_start_with_admin(&hc, api_handler, api_limit,
+	    cfg->has_admin ? cfg->admin_listen.address : NULL,
+	    (uint16_t)cfg->admin_listen.port, admin_handler, ps, ps->metrics,
+	    &ps->api, &ps->admin, ei);
 }
 
 void

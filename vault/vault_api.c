@@ -407,15 +407,6 @@ api_limit(void *ctx, const char *method, const char *path)
 	return (size_t)vs->cfg->max_small_body_bytes;
 }
 
-static size_t
-admin_limit(void *ctx, const char *method, const char *path)
-{
-	(void)ctx;
-	(void)method;
-	(void)path;
-	return 1024;
-}
-
 int
 vault_server_start(struct vault_server *vs, struct pii_errinfo *ei)
 {
@@ -437,25 +428,10 @@ vault_server_start(struct vault_server *vs, struct pii_errinfo *ei)
 	hc.timeout_seconds = (unsigned int)cfg->connection_timeout_seconds;
 	hc.max_body = (size_t)cfg->max_small_body_bytes;
 	hc.server_name = "piiv_vault";
-	if ((r = pii_http_start(&hc, api_handler, api_limit, vs, vs->metrics,
-	    &vs->api, ei)) != 0)
-		return r;
-	if (cfg->has_admin) {
-		hc.address = cfg->admin_listen.address;
-		hc.port = (uint16_t)cfg->admin_listen.port;
-		hc.client_ca_file = NULL;
-		hc.threads = 1;
-		hc.max_connections = 64;
-		hc.max_per_ip = 16;
-		hc.max_body = 1024;
-		if ((r = pii_http_start(&hc, admin_handler, admin_limit, vs,
-		    vs->metrics, &vs->admin, ei)) != 0) {
-			pii_http_stop(vs->api);
-			vs->api = NULL;
-			return r;
-		}
-	}
-	return 0;
+	return pii_http_start_with_admin(&hc, api_handler, api_limit,
+	    cfg->has_admin ? cfg->admin_listen.address : NULL,
+	    (uint16_t)cfg->admin_listen.port, admin_handler, vs, vs->metrics,
+	    &vs->api, &vs->admin, ei);
 }
 
 void
