@@ -92,7 +92,7 @@ expect_status "a new key works" 200 - -- "${AS[@]}" "$P/v1/me"
 expect_eq "/v1/me names the person" "$(json_get user "$LAST_BODY")" temp@corp.test
 kid=$(cut -d_ -f3 <<<"$newkey")
 check "apikey list shows it, never the secret" bash -c '"$1" apikey list --config "$2" | grep -q "$3" && ! "$1" apikey list --config "$2" | grep -qF "$4"' _ \
-	"$PIIV_BIN/pii-proxy" "$PIIV_PROXY_CONFIG" "$kid" "${newkey##*_}"
+	"$PIIV_BIN/pii-proxy" "$PIIV_PROXY_CONFIG" "$kid" "${newkey#piiv_key_*_}"
 check "apikey revoke" "$PIIV_BIN/pii-proxy" apikey revoke "$kid" --config "$PIIV_PROXY_CONFIG"
 # a proxy trusts a key it verified for apikey_cache_seconds (2 in dev-up)
 sleep 2.5
@@ -100,7 +100,7 @@ expect_status "a revoked key: 401 (after apikey_cache_seconds)" 401 unauthentica
 expect_status "a key with a wrong secret: 401" 401 unauthenticated -- -H "Authorization: Bearer ${PIIV_KEY_CS_AGENT%?????}AAAAA" "$P/v1/me"
 check "apikey create refuses a role the policy lacks" bash -c '! "$1" apikey create --config "$2" --user x@corp.test --role superuser 2>/dev/null' _ "$PIIV_BIN/pii-proxy" "$PIIV_PROXY_CONFIG"
 expect_eq "apikey create without --role: exit 2" "$("$PIIV_BIN/pii-proxy" apikey create --config "$PIIV_PROXY_CONFIG" --user x >/dev/null 2>&1; echo $?)" 2
-check "the proxy database holds no key secret" bash -c '! psql "$1" -Atc "select row_to_json(k) from api_keys k" | grep -qF "$2"' _ "$PIIV_PG_SUPER dbname=piiv_proxy" "${PIIV_KEY_CS_AGENT##*_}"
+check "the proxy database holds no key secret" bash -c '! psql "$1" -Atc "select row_to_json(k) from api_keys k" | grep -qF "$2"' _ "$PIIV_PG_SUPER dbname=piiv_proxy" "${PIIV_KEY_CS_AGENT#piiv_key_*_}"
 
 # ---- SSO: JWTs from the dev identity provider ----------------------------------------------
 now=$(date +%s)
