@@ -60,7 +60,21 @@ static const char *const vault_m2[] = {
 	NULL,
 };
 
-static const char *const *const vault_migrations[] = { vault_m1, vault_m2 };
+/*
+ * 3: subjects.value_tokens, the tokens of a subject's values, space
+ * separated, kept by tokenize in the transaction that stores them, so a
+ * re-ingest learns what a subject already holds from the row it reads
+ * anyway instead of from pii_values.  NULL means "not kept": the list grew
+ * past its bound, or the subject predates this migration; readers then ask
+ * pii_values.  Whatever removes values of a subject must set it to NULL
+ * (docs/storage.md): a token listed here is never stored again.
+ */
+static const char *const vault_m3[] = {
+	"ALTER TABLE subjects ADD COLUMN IF NOT EXISTS value_tokens text",
+	NULL,
+};
+
+static const char *const *const vault_migrations[] = { vault_m1, vault_m2, vault_m3 };
 
 int
 vault_store_migrate(struct pii_pg *db, const char *keystore_id,

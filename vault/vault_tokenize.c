@@ -385,10 +385,75 @@ batch_reset(struct tk_batch *b)
  * the same subject makes one of the two fail with 23505 and run again, when
  * it finds the subject) and its wrapped DEK in subject_keys.
  */
+/* Longest subjects.value_tokens kept (bytes); past it the list is NULL and
+ * readers ask pii_values (about 90 tokens). */
+#define VALUE_TOKENS_MAX 4096
+#define VALUE_TOKENS_MAX_STR "4096"
+
+/*
+ * The value_tokens of each subject new to this batch, as a text[] literal in
+ * the order load_subjects inserts them (subjects without an id yet): the
+ * tokens of every value of theirs this batch stores - all of them, since a
+ * new subject holds nothing and cannot be erased or objecting.  A list past
+ * VALUE_TOKENS_MAX is NULL.
+ */
+static int
+new_value_tokens(const struct tk_batch *b, struct pii_buf *out)
+{
+	size_t *head = NULL, *next = NULL, i, k, j;
+	struct pii_buf one;
+	int r = PII_ERR_NOMEM;
+
+	pii_buf_init(&one, VALUE_TOKENS_MAX);
+	head = malloc(b->nsubjects * sizeof(*head) + 1);
+	next = malloc(b->nrecs * sizeof(*next) + 1);
+	if (head == NULL || next == NULL)
+		goto out;
+	for (k = 0; k < b->nsubjects; k++)
+		head[k] = (size_t)-1;
+	for (i = b->nrecs; i-- > 0;) {
+		next[i] = head[b->recs[i].subject];
+		head[b->recs[i].subject] = i;
+	}
+	pii_buf_reset(out);
+	pii_buf_putc(out, '{');
+	for (k = 0; k < b->nsubjects; k++) {
+		if (b->subjects[k].id != 0)
+			continue;
+		pii_buf_reset(&one);
+		for (i = head[k]; i != (size_t)-1; i = next[i])
+			for (j = 0; j < b->recs[i].nfields; j++) {
+				const struct tk_field *f = &b->fields[b->recs[i].first + j];
+
+				if (f->is_null)
+					continue;
+				if (one.len > 0)
+					pii_buf_putc(&one, ' ');
+				pii_buf_puts(&one, f->token);
+			}
+		if (one.failed) {
+			/* too many to keep: readers ask pii_values */
+			if (out->len > 1)
+				pii_buf_putc(out, ',');
+			pii_buf_puts(out, "NULL");
+			one.failed = 0;
+		} else {
+			pii_buf_array_elem(out, one.len > 0 ? one.data : "");
+		}
+	}
+	pii_buf_putc(out, '}');
+	r = out->failed ? PII_ERR_NOMEM : 0;
+out:
+	pii_buf_free(&one);
+	free(head);
+	free(next);
+	return r;
+}
+
 static int
 load_subjects(struct vault_server *vs, PGconn *c, struct tk_batch *b)
 {
-	struct pii_buf toks, keys, cats;
+	struct pii_buf toks, keys, cats, vt;
 	PGresult *res = NULL;
 	const char *p[2];
 	size_t i, nnew = 0, nold = 0;
@@ -397,6 +462,7 @@ load_subjects(struct vault_server *vs, PGconn *c, struct tk_batch *b)
 	pii_buf_init(&toks, (size_t)-1 / 2);
 	pii_buf_init(&keys, (size_t)-1 / 2);
 	pii_buf_init(&cats, (size_t)-1 / 2);
+	pii_buf_init(&vt, (size_t)-1 / 2);
 	pii_buf_putc(&toks, '{');
 	for (i = 0; i < b->nsubjects; i++)
 		pii_buf_array_elem(&toks, b->subjects[i].token);
@@ -423,18 +489,19 @@ load_subjects(struct vault_server *vs, PGconn *c, struct tk_batch *b)
 	}
 	p[0] = toks.data;
 	p[1] = cats.data;
+	/* the subject's own list of tokens when it keeps one; pii_values
+	 * only for a subject that does not (the subquery runs only then) */
 	r = pii_pg_exec(vs->db, c,
 	    "SELECT s.id, s.subject_token, s.status, k.kek_epoch,"
-	    " encode(k.wrapped_dek, 'hex'), v.toks"
-	    " FROM unnest($1::text[]) AS u (t)"
-	    " CROSS JOIN LATERAL (SELECT id, subject_token, status FROM subjects"
-	    "   WHERE subject_token = u.t LIMIT 1) AS s"
-	    " LEFT JOIN LATERAL (SELECT kek_epoch, wrapped_dek FROM subject_keys"
-	    "   WHERE subject_id = s.id LIMIT 1) AS k ON true"
-	    " LEFT JOIN LATERAL (SELECT string_agg(x.token, ' ') AS toks FROM"
+	    " encode(k.wrapped_dek, 'hex'), coalesce(s.value_tokens,"
+	    "  (SELECT string_agg(x.token, ' ') FROM"
 	    "   (SELECT token FROM pii_values WHERE subject_id = s.id"
-	    "    AND category = ANY ($2::text[]) LIMIT " KNOWN_MAX_STR ") AS x) AS v"
-	    "   ON true", 2, p, &res);
+	    "    AND category = ANY ($2::text[]) LIMIT " KNOWN_MAX_STR ") AS x))"
+	    " FROM unnest($1::text[]) AS u (t)"
+	    " CROSS JOIN LATERAL (SELECT id, subject_token, status, value_tokens"
+	    "   FROM subjects WHERE subject_token = u.t LIMIT 1) AS s"
+	    " LEFT JOIN LATERAL (SELECT kek_epoch, wrapped_dek FROM subject_keys"
+	    "   WHERE subject_id = s.id LIMIT 1) AS k ON true", 2, p, &res);
 	if (r != 0)
 		goto out;
 	for (i = 0; i < (size_t)PQntuples(res); i++) {
@@ -488,9 +555,15 @@ load_subjects(struct vault_server *vs, PGconn *c, struct tk_batch *b)
 			goto out;
 		}
 		p[0] = toks.data;
+		/* each new subject starts with the list of the tokens this batch
+		 * stores for it (store_values stores every one of them) */
+		if ((r = new_value_tokens(b, &vt)) != 0)
+			goto out;
+		p[1] = vt.data;
 		r = pii_pg_exec(vs->db, c,
-		    "INSERT INTO subjects (subject_token) SELECT unnest($1::text[])"
-		    " RETURNING id, subject_token", 1, p, &res);
+		    "INSERT INTO subjects (subject_token, value_tokens)"
+		    " SELECT * FROM unnest($1::text[], $2::text[])"
+		    " RETURNING id, subject_token", 2, p, &res);
 		if (r != 0)
 			goto out;
 		for (i = 0; i < (size_t)PQntuples(res); i++) {
@@ -566,6 +639,7 @@ out:
 	pii_buf_free(&toks);
 	pii_buf_free(&keys);
 	pii_buf_free(&cats);
+	pii_buf_free(&vt);
 	return r;
 }
 
@@ -754,16 +828,29 @@ store_values(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 		p[2] = cats.data;
 		p[3] = cts.data;
 		p[4] = b->source;
+		/* what a known subject newly holds joins its value_tokens, in
+		 * the same statement (a list past its bound becomes NULL) */
 		r = pii_pg_exec(vs->db, c,
-		    "INSERT INTO pii_values (token, subject_id, category, ciphertext,"
-		    " source)"
-		    " SELECT u.t, u.s, u.c, decode(u.h, 'hex'), $5"
-		    " FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])"
-		    " AS u (t, s, c, h)"
-		    " ON CONFLICT (token, subject_id) DO NOTHING", 5, p, &res);
+		    "WITH ins AS (INSERT INTO pii_values (token, subject_id, category,"
+		    "  ciphertext, source)"
+		    "  SELECT u.t, u.s, u.c, decode(u.h, 'hex'), $5"
+		    "  FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])"
+		    "  AS u (t, s, c, h)"
+		    "  ON CONFLICT (token, subject_id) DO NOTHING"
+		    "  RETURNING subject_id, token),"
+		    " added AS (SELECT subject_id, string_agg(token, ' ') AS toks"
+		    "  FROM ins GROUP BY subject_id),"
+		    " upd AS (UPDATE subjects s SET value_tokens = CASE"
+		    "  WHEN length(s.value_tokens) + length(a.toks) + 1 > "
+		    VALUE_TOKENS_MAX_STR " THEN NULL"
+		    "  WHEN s.value_tokens = '' THEN a.toks"
+		    "  ELSE s.value_tokens || ' ' || a.toks END"
+		    "  FROM added a WHERE s.id = a.subject_id"
+		    "  AND s.value_tokens IS NOT NULL)"
+		    " SELECT count(*) FROM ins", 5, p, &res);
 		if (r != 0)
 			goto out;
-		*stored = strtoll(PQcmdTuples(res), NULL, 10);
+		*stored = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	}
 	*stored += copied;
 	r = 0;

@@ -138,3 +138,41 @@ n=$(psql "$PIIV_PG" -Atc "select count(*) from subject_keys k where not exists (
 expect_eq "integrity: no key without its subject" "$n" 0
 n=$(psql "$PIIV_PG" -Atc "select count(*) from subjects s where s.status = 'active' and not exists (select 1 from subject_keys k where k.subject_id = s.id)")
 expect_eq "integrity: every active subject has its key" "$n" 0
+
+# --- subjects.value_tokens: what a re-ingest reads instead of pii_values ---
+vt() { psql "$PIIV_PG" -Atc "select coalesce(value_tokens, 'NULL') from subjects where subject_token = '$1'"; }
+b='{"source":"ingest.vt","records":[{"subject":"user:'$R'-vt","fields":{"email":"vt-'$R'@example.com","phone":"010-5555-'${R:0:4}'"}}]}'
+expect_status "value_tokens: a new subject" 200 - -- "${AS_TAGGER[@]}" -X POST "$PIIV_VAULT_URL/v1/tokenize" --data-binary "$b"
+cp "$LAST_BODY" "$T/vt.json"
+sv=$(json_get records.0.subject_token "$T/vt.json")
+e=$(json_get records.0.fields.email "$T/vt.json") ph=$(json_get records.0.fields.phone "$T/vt.json")
+expect_eq "value_tokens: a new subject lists the tokens of its values" "$(vt "$sv")" "$e $ph"
+b2='{"source":"ingest.vt","records":[{"subject":"user:'$R'-vt","fields":{"email":"vt-'$R'@example.com","name":"VT Person"}}]}'
+expect_status "value_tokens: a known subject, one value held, one new" 200 - -- "${AS_TAGGER[@]}" -X POST "$PIIV_VAULT_URL/v1/tokenize" --data-binary "$b2"
+expect_eq "value_tokens: ... stores only the new one" "$(json_get stored "$LAST_BODY") $(json_get existing "$LAST_BODY")" "1 1"
+nm=$(json_get records.0.fields.name "$LAST_BODY")
+expect_eq "value_tokens: ... and lists it" "$(vt "$sv")" "$e $ph $nm"
+# a subject whose list is not kept (older than the column, or past its bound)
+psql "$PIIV_PG" -qc "update subjects set value_tokens = null where subject_token = '$sv'"
+expect_status "value_tokens NULL: re-ingest" 200 - -- "${AS_TAGGER[@]}" -X POST "$PIIV_VAULT_URL/v1/tokenize" --data-binary "$b2"
+expect_eq "value_tokens NULL: nothing stored twice (pii_values asked)" "$(json_get stored "$LAST_BODY") $(json_get existing "$LAST_BODY")" "0 2"
+b3='{"source":"ingest.vt","records":[{"subject":"user:'$R'-vt","fields":{"address":"1 VT Street"}}]}'
+expect_status "value_tokens NULL: a new value" 200 - -- "${AS_TAGGER[@]}" -X POST "$PIIV_VAULT_URL/v1/tokenize" --data-binary "$b3"
+expect_eq "value_tokens NULL: stored" "$(json_get stored "$LAST_BODY")" 1
+expect_eq "value_tokens NULL: stays NULL" "$(vt "$sv")" NULL
+n=$(psql "$PIIV_PG" -Atc "select count(*) from pii_values v join subjects s on s.id = v.subject_id where s.subject_token = '$sv'")
+expect_eq "value_tokens NULL: the subject holds its four values" "$n" 4
+# a subject with more values than a list keeps
+many=$(for i in $(seq 1 120); do printf '{"subject":"user:%s-many","fields":{"email":"m%d-%s@example.com"}},' "$R" "$i" "$R"; done)
+expect_status "value_tokens: 120 values for one new subject" 200 - -- "${AS_TAGGER[@]}" -X POST "$PIIV_VAULT_URL/v1/tokenize" \
+	--data-binary '{"source":"ingest.vt","records":['"${many%,}"']}'
+smany=$(json_get records.0.subject_token "$LAST_BODY")
+expect_eq "value_tokens: a list past its bound is not kept" "$(vt "$smany")" NULL
+expect_status "value_tokens: ... and re-ingest stores nothing twice" 200 - -- "${AS_TAGGER[@]}" -X POST "$PIIV_VAULT_URL/v1/tokenize" \
+	--data-binary '{"source":"ingest.vt","records":['"${many%,}"']}'
+expect_eq "value_tokens: ... (120 existing)" "$(json_get stored "$LAST_BODY") $(json_get existing "$LAST_BODY")" "0 120"
+# every kept list names exactly the subject's stored values
+n=$(psql "$PIIV_PG" -Atc "select count(*) from subjects s where s.value_tokens is not null and
+	(select coalesce(string_agg(token, ' ' order by token), '') from pii_values where subject_id = s.id) <>
+	(select coalesce(string_agg(t, ' ' order by t), '') from (select distinct unnest(string_to_array(nullif(s.value_tokens, ''), ' ')) as t) x)")
+expect_eq "integrity: every kept value_tokens list equals the subject's stored tokens" "$n" 0
