@@ -1,5 +1,6 @@
 /*
- * test_dsrtime.c - the deadline of a subject-rights request as a table:
+ * test_dsrtime.c - the state machine of a subject-rights request, every
+ * (state, event) pair; and its deadline as a table:
  * month ends, leap years, stricter policy days, extensions before and
  * after the deadline and beyond two months; and the calendar arithmetic
  * against glibc's timegm/gmtime over many random instants.
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../vault/vault_dsr_state.h"
 #include "../../vault/vault_dsr_time.h"
 #include "tap.h"
 
@@ -85,6 +87,46 @@ static const char *const bad_times[] = {
 	"2025-01-01T00:00:00.5Z", "1969-12-31T23:59:59Z", "25-01-01T00:00:00Z", "",
 	"2025-01-01T00:00:00z", "2025-1-01T00:00:00Z",
 };
+
+/* every (state, event) pair: the state after it, or -1 for refused */
+static const int transitions[5][5] = {
+	/*               verify               start                  complete             reject              extend */
+	/* received */ { VAULT_DSR_VERIFIED,  -1,                    -1,                  VAULT_DSR_REJECTED, VAULT_DSR_RECEIVED },
+	/* verified */ { -1,                  VAULT_DSR_IN_PROGRESS, -1,                  VAULT_DSR_REJECTED, VAULT_DSR_VERIFIED },
+	/* in_prog. */ { -1,                  -1,                    VAULT_DSR_COMPLETED, VAULT_DSR_REJECTED, VAULT_DSR_IN_PROGRESS },
+	/* completed*/ { -1,                  -1,                    -1,                  -1,                 -1 },
+	/* rejected */ { -1,                  -1,                    -1,                  -1,                 -1 },
+};
+
+static void
+test_states(void)
+{
+	enum vault_dsr_state to, back;
+	int s, e, r;
+
+	for (s = 0; s < 5; s++)
+		for (e = 0; e < 5; e++) {
+			to = (enum vault_dsr_state)99;
+			r = vault_dsr_next((enum vault_dsr_state)s, (enum vault_dsr_event)e, &to);
+			if (transitions[s][e] < 0)
+				CHECK(r == PII_ERR_CONFLICT && to == (enum vault_dsr_state)99,
+				    "state %s: %s refused", vault_dsr_state_name((enum vault_dsr_state)s),
+				    vault_dsr_event_name((enum vault_dsr_event)e));
+			else
+				CHECK(r == 0 && (int)to == transitions[s][e], "state %s: %s -> %s",
+				    vault_dsr_state_name((enum vault_dsr_state)s),
+				    vault_dsr_event_name((enum vault_dsr_event)e),
+				    vault_dsr_state_name((enum vault_dsr_state)transitions[s][e]));
+		}
+	for (s = 0; s < 5; s++)
+		CHECK(vault_dsr_state_parse(vault_dsr_state_name((enum vault_dsr_state)s), &back) == 0 &&
+		    (int)back == s, "state name round trip: %s", vault_dsr_state_name((enum vault_dsr_state)s));
+	CHECK(vault_dsr_state_parse("done", &back) == PII_ERR_BAD_REQUEST, "unknown state name refused");
+	CHECK(vault_dsr_final(VAULT_DSR_COMPLETED) && vault_dsr_final(VAULT_DSR_REJECTED) &&
+	    !vault_dsr_final(VAULT_DSR_IN_PROGRESS), "completed and rejected are final");
+	CHECK(vault_dsr_next((enum vault_dsr_state)7, VAULT_DSR_REJECT, &to) == PII_ERR_CONFLICT,
+	    "an unknown state is refused");
+}
 
 int
 main(void)
@@ -176,6 +218,7 @@ main(void)
 		}
 		CHECK(bad == 0, "add_months agrees with timegm's calendar on 5000 random cases (%d differ)", bad);
 	}
+	test_states();
 	printf("# %d checks, %d failed\n", tap_count, tap_failed);
 	return TAP_DONE();
 }
