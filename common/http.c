@@ -883,3 +883,15 @@ pii_http_start_with_admin(const struct pii_http_config *api,
 	*admin_out = b;
 	return 0;
 }
+
+int
+pii_http_check_plain(const char *tls_cert_file, const char *address,
+    const char *admin_address, struct pii_errinfo *ei)
+{
+	if (tls_cert_file == NULL && (!pii_http_is_loopback(address) ||
+	    (admin_address != NULL && !pii_http_is_loopback(admin_address))))
+		return pii_errinfo_set(ei, PII_ERR_CONFIG, "tls",
+		    "refusing plain HTTP on a non-loopback address; configure "
+		    "tls.cert_file and tls.key_file or listen on 127.0.0.1");
+	return 0;
+}

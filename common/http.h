@@ -67,6 +67,11 @@ struct pii_http_config {
 
 /* 1 if address is a loopback address (127.0.0.0/8 or ::1). */
 int pii_http_is_loopback(const char *address);
+/* A daemon's configuration check: without a TLS certificate (tls_cert_file
+ * NULL) both listeners must be on loopback (admin_address NULL: no admin
+ * listener).  PII_ERR_CONFIG naming "tls" otherwise. */
+int pii_http_check_plain(const char *tls_cert_file, const char *address,
+    const char *admin_address, struct pii_errinfo *ei);
 
 /* Start a server.  Refuses plain HTTP on a non-loopback address
  * (PII_ERR_CONFIG, ei says so).  *out is new; stop with pii_http_stop. */

@@ -198,14 +198,9 @@ proxy_config_load(const char *path, struct proxy_config **out,
 		r = PII_ERR_NOMEM;
 		goto out;
 	}
-	if (cfg->tls_cert_file == NULL &&
-	    (!pii_http_is_loopback(cfg->listen.address) ||
-	    (cfg->has_admin && !pii_http_is_loopback(cfg->admin_listen.address)))) {
-		r = pii_errinfo_set(ei, PII_ERR_CONFIG, "tls",
-		    "refusing plain HTTP on a non-loopback address; configure "
-		    "tls.cert_file and tls.key_file or listen on 127.0.0.1");
+	if ((r = pii_http_check_plain(cfg->tls_cert_file, cfg->listen.address,
+	    cfg->has_admin ? cfg->admin_listen.address : NULL, ei)) != 0)
 		goto out;
-	}
 	*out = cfg;
 	cfg = NULL;
 	r = 0;

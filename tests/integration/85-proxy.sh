@@ -316,3 +316,16 @@ curl -sS --cacert "$PIIV_CACERT" "$PIIV_PROXY_ADMIN_URL/metrics" >"$T/metrics.tx
 unexported=$(grep -oE 'piiv_proxy_[a-z_]+' "$root/docs/proxy.md" | sort -u | grep -v '^piiv_proxy_http_' |
 	while read -r m; do grep -q "^$m" "$T/metrics.txt" || echo "$m"; done)
 expect_eq "every metric docs/proxy.md names is exported" "${unexported//$'\n'/ }" ""
+
+# ---- plain HTTP only on loopback, as the vault ------------------------------------------
+python3 - "$PIIV_PROXY_CONFIG" "$T/plain.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+del c["tls"]
+c["listen"]["address"] = "0.0.0.0"
+json.dump(c, open(sys.argv[2], "w"))
+PY
+rc=0
+"$PIIV_BIN/pii-proxy" migrate --config "$T/plain.json" >/dev/null 2>"$T/plain.err" || rc=$?
+expect_eq "proxy: plain HTTP on 0.0.0.0 refused (exit 1)" "$rc" 1
+check "... saying why" grep -q 'tls: refusing plain HTTP' "$T/plain.err"
