@@ -431,3 +431,75 @@ audit_witness_append(const char *path, const struct audit_checkpoint *cp,
 		    "close: %s", path, pii_errno_text(errno, eb, sizeof(eb)));
 	return 0;
 }
+
+/* "piivault statement v1\n" domain "\n" text: never a checkpoint message,
+ * which starts "piivault audit checkpoint v1\n". */
+static unsigned char *
+statement_message(const char *domain, const char *text, size_t len,
+    size_t *mlen)
+{
+	static const char head[] = "piivault statement v1\n";
+	size_t dl = strlen(domain), hl = sizeof(head) - 1;
+	unsigned char *m;
+
+	if (dl == 0 || dl > 64 || strchr(domain, '\n') != NULL ||
+	    len > ((size_t)1 << 24))
+		return NULL;
+	if ((m = malloc(hl + dl + 1 + len + 1)) == NULL)
+		return NULL;
+	memcpy(m, head, hl);
+	memcpy(m + hl, domain, dl);
+	m[hl + dl] = '\n';
+	if (len > 0)
+		memcpy(m + hl + dl + 1, text, len);
+	*mlen = hl + dl + 1 + len;
+	return m;
+}
+
+int
+audit_statement_sign(const struct audit_signer *s, const char *domain,
+    const char *text, size_t len, char key_id[AUDIT_KEY_ID_HEX + 1],
+    unsigned char sig[AUDIT_SIG_BYTES])
+{
+	unsigned char *m;
+	size_t ml = 0;
+	int r;
+
+	if (s == NULL || domain == NULL || (text == NULL && len > 0))
+		return PII_ERR_BAD_REQUEST;
+	if ((m = statement_message(domain, text, len, &ml)) == NULL)
+		return PII_ERR_BAD_REQUEST;
+	sodium_mprotect_readonly(s->sk);
+	r = crypto_sign_detached(sig, NULL, m, ml, s->sk);
+	sodium_mprotect_noaccess(s->sk);
+	free(m);
+	if (r != 0)
+		return PII_ERR_CRYPTO;
+	memcpy(key_id, s->pub.key_id, AUDIT_KEY_ID_HEX + 1);
+	return 0;
+}
+
+int
+audit_statement_verify(const char *domain, const char *text, size_t len,
+    const char *key_id, const unsigned char sig[AUDIT_SIG_BYTES],
+    const struct audit_pubkey *keys, size_t nkeys)
+{
+	unsigned char *m;
+	size_t i, ml = 0;
+	int r = PII_ERR_KEY;
+
+	if (domain == NULL || key_id == NULL || (text == NULL && len > 0) ||
+	    (keys == NULL && nkeys > 0))
+		return PII_ERR_BAD_REQUEST;
+	if ((m = statement_message(domain, text, len, &ml)) == NULL)
+		return PII_ERR_BAD_REQUEST;
+	for (i = 0; i < nkeys; i++) {
+		if (strcmp(keys[i].key_id, key_id) != 0)
+			continue;
+		r = crypto_sign_verify_detached(sig, m, ml, keys[i].pk) == 0 ? 0 :
+		    PII_ERR_CRYPTO;
+		break;
+	}
+	free(m);
+	return r;
+}

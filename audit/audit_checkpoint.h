@@ -80,6 +80,20 @@ int audit_checkpoint_verify(const struct audit_checkpoint *cp,
     const struct audit_pubkey *keys, size_t nkeys)
     __attribute__((warn_unused_result));
 
+/* Statements signed with a checkpoint key (erasure receipts): the signed
+ * message is "piivault statement v1\n" domain "\n" text, which no
+ * checkpoint message can equal.  domain is 1-64 characters without a
+ * newline (e.g. "erasure-receipt v1").  key_id receives the signer's id. */
+int audit_statement_sign(const struct audit_signer *s, const char *domain,
+    const char *text, size_t len, char key_id[AUDIT_KEY_ID_HEX + 1],
+    unsigned char sig[AUDIT_SIG_BYTES]);
+/* 0 if sig is a valid signature of the statement by the key named key_id
+ * among keys; PII_ERR_KEY if none is that key, PII_ERR_CRYPTO if bad. */
+int audit_statement_verify(const char *domain, const char *text, size_t len,
+    const char *key_id, const unsigned char sig[AUDIT_SIG_BYTES],
+    const struct audit_pubkey *keys, size_t nkeys)
+    __attribute__((warn_unused_result));
+
 /* The witness line of cp, NUL-terminated, into out (AUDIT_WITNESS_LINE_MAX
  * is always enough). */
 int audit_checkpoint_format(const struct audit_checkpoint *cp, char *out,

@@ -48,6 +48,8 @@ struct entry {
 	size_t buflen;
 	int state;
 	int refs;                       /* holders: the request, the log */
+	uint64_t seq;                   /* where the appender put it (E_OK) */
+	char origin[AUDIT_ORIGIN_MAX];
 };
 
 struct audit_log {
@@ -55,6 +57,8 @@ struct audit_log {
 	unsigned cp_records, cp_seconds, window_s, wait_ms, max_batch;
 	struct pii_pg *pg;
 	struct audit_signer *signer;
+	pthread_mutex_t sign_mu;        /* the signer's memory protection is
+	                                 * toggled per signature: one at a time */
 
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
@@ -210,6 +214,7 @@ audit_log_new(const struct audit_log_config *cfg, struct audit_log **out,
 		return PII_ERR_NOMEM;
 	}
 	pthread_mutex_init(&log->mu, NULL);
+	pthread_mutex_init(&log->sign_mu, NULL);
 	pthread_cond_init(&log->work, NULL);
 	pthread_cond_init(&log->done, NULL);
 	pthread_cond_init(&log->pub_cv, NULL);
@@ -472,12 +477,17 @@ static int
 make_checkpoint(struct audit_log *log, const struct audit_merkle_range *rg,
     struct audit_checkpoint *cp)
 {
+	int r;
+
 	memset(cp, 0, sizeof(*cp));
 	snprintf(cp->origin, sizeof(cp->origin), "%s", log->origin);
 	cp->size = rg->size;
 	audit_merkle_range_root(rg, cp->root);
 	cp->at_us = now_us();
-	return audit_checkpoint_sign(log->signer, cp);
+	pthread_mutex_lock(&log->sign_mu);
+	r = audit_checkpoint_sign(log->signer, cp);
+	pthread_mutex_unlock(&log->sign_mu);
+	return r;
 }
 
 /* Queue cp for the witness (the newest are kept if the queue is full) and
@@ -607,6 +617,8 @@ commit_batch(struct audit_log *log, struct entry **batch, size_t n)
 	for (i = 0; i < n; i++) {
 		struct audit_position pos = { log->origin, rg.size, t };
 
+		batch[i]->seq = rg.size;
+		memcpy(batch[i]->origin, log->origin, sizeof(batch[i]->origin));
 		r = audit_record_encode(&pos, &batch[i]->rec, enc,
 		    AUDIT_RECORD_MAX, &enclen);
 		if (r != 0)
@@ -843,6 +855,7 @@ audit_log_free(struct audit_log *log)
 	}
 	if (log->conninfo != NULL) {
 		pthread_mutex_destroy(&log->mu);
+		pthread_mutex_destroy(&log->sign_mu);
 		pthread_cond_destroy(&log->work);
 		pthread_cond_destroy(&log->done);
 		pthread_cond_destroy(&log->pub_cv);
@@ -923,6 +936,13 @@ entry_new(const struct audit_record *rec)
 int
 audit_log_append(struct audit_log *log, const struct audit_record *rec)
 {
+	return audit_log_append_at(log, rec, NULL, 0, NULL);
+}
+
+int
+audit_log_append_at(struct audit_log *log, const struct audit_record *rec,
+    char *origin, size_t origin_cap, uint64_t *seq)
+{
 	struct timespec dl;
 	struct entry *e;
 	int64_t t, deadline;
@@ -958,6 +978,10 @@ audit_log_append(struct audit_log *log, const struct audit_record *rec)
 			break;
 	if (e->state == E_OK) {
 		r = 0;
+		if (origin != NULL && origin_cap > 0)
+			snprintf(origin, origin_cap, "%s", e->origin);
+		if (seq != NULL)
+			*seq = e->seq;
 	} else {
 		r = PII_ERR_AUDIT_UNAVAILABLE;
 		if (e->state == E_QUEUED) {
@@ -1039,5 +1063,20 @@ audit_log_setup(const struct audit_log_config *owner,
 out:
 	audit_log_free(w);
 	audit_log_free(admin);
+	return r;
+}
+
+int
+audit_log_sign_statement(struct audit_log *log, const char *domain,
+    const char *text, size_t len, char key_id[AUDIT_KEY_ID_HEX + 1],
+    unsigned char sig[AUDIT_SIG_BYTES])
+{
+	int r;
+
+	if (log == NULL || log->signer == NULL)
+		return PII_ERR_AUDIT_UNAVAILABLE;
+	pthread_mutex_lock(&log->sign_mu);
+	r = audit_statement_sign(log->signer, domain, text, len, key_id, sig);
+	pthread_mutex_unlock(&log->sign_mu);
 	return r;
 }

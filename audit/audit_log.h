@@ -91,6 +91,20 @@ int audit_log_start(struct audit_log *log, struct pii_errinfo *ei);
 int audit_log_append(struct audit_log *log, const struct audit_record *rec)
     __attribute__((warn_unused_result));
 
+/* As audit_log_append; on success the record's origin (into origin, cap
+ * origin_cap; AUDIT_ORIGIN_MAX is enough) and sequence number (*seq) are
+ * returned, for an inclusion proof later (audit_proof.h).  Either may be
+ * NULL. */
+int audit_log_append_at(struct audit_log *log, const struct audit_record *rec,
+    char *origin, size_t origin_cap, uint64_t *seq)
+    __attribute__((warn_unused_result));
+
+/* Sign a statement with the log's checkpoint key under its own domain
+ * (audit_statement_sign); the log must be started. */
+int audit_log_sign_statement(struct audit_log *log, const char *domain,
+    const char *text, size_t len, char key_id[AUDIT_KEY_ID_HEX + 1],
+    unsigned char sig[AUDIT_SIG_BYTES]);
+
 /* 0 if the audit database answers and the appender can write. */
 int audit_log_ping(struct audit_log *log);
 

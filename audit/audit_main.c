@@ -23,6 +23,7 @@
 #include "../common/config.h"
 #include "audit_checkpoint.h"
 #include "audit_proof.h"
+#include "audit_receipt.h"
 #include "audit_report.h"
 #include "audit_verify.h"
 
@@ -54,6 +55,10 @@ static const char usage_text[] =
     "        signed checkpoint, as JSON (stdout or FILE)\n"
     "  verify-proof [--pubkey FILE]... PROOF_FILE\n"
     "        check a proof with the public key alone; prints the record\n"
+    "  verify-receipt [--pubkey FILE]... RECEIPT_FILE\n"
+    "        check an erasure receipt (GET /v1/dsr/{id}/receipt of the vault)\n"
+    "        with the public key alone: its signature, its audit proof, and\n"
+    "        that the proven record is the erasure it states\n"
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
@@ -526,6 +531,67 @@ out:
 	return rc;
 }
 
+static int
+cmd_verify_receipt(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pubkey", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct audit_pubkey keys[MAX_KEYS];
+	struct audit_receipt_result *res = NULL;
+	struct pii_errinfo ei;
+	const char *keyfiles[MAX_KEYS];
+	char *text = NULL;
+	size_t nkeys = 0, len = 0;
+	int c, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			if (add_keyfiles(optarg, keyfiles, &nkeys) != 0)
+				return usage("at most 16 public keys");
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return usage(NULL);
+		}
+	}
+	if (optind + 1 != argc)
+		return usage("verify-receipt needs one RECEIPT_FILE");
+	if ((c = load_trusted_keys("verify-receipt", keyfiles, nkeys, keys,
+	    &nkeys)) != 0)
+		return c;
+	pii_errinfo_clear(&ei);
+	if (pii_read_small_file(argv[optind], AUDIT_RECEIPT_MAX, &text, &len) != 0) {
+		fprintf(stderr, "pii-audit: verify-receipt: cannot read %s (at most "
+		    "%d bytes)\n", argv[optind], AUDIT_RECEIPT_MAX);
+		return 1;
+	}
+	if ((res = malloc(sizeof(*res))) == NULL)
+		goto out;
+	if (audit_receipt_check(text, len, keys, nkeys, res, &ei) != 0) {
+		printf("FAIL: %s%s%s\n", ei.field[0] != '\0' ? ei.field : "",
+		    ei.field[0] != '\0' ? ": " : "", ei.message);
+		goto out;
+	}
+	printf("ok: request %s erased subject %s (%lld values, key under KEK "
+	    "epoch %lld) at %s;\n    its audit record %llu of %s is in the log "
+	    "signed at size %llu by key %s\n", res->request_id,
+	    res->subject_token, res->values_erased, res->kek_epoch,
+	    res->completed_at, (unsigned long long)res->proof.view.seq,
+	    res->proof.cp.origin, (unsigned long long)res->proof.cp.size,
+	    res->proof.cp.key_id);
+	rc = 0;
+out:
+	free(res);
+	free(text);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -550,5 +616,7 @@ main(int argc, char **argv)
 		return cmd_proof(argc - 1, argv + 1);
 	if (strcmp(argv[1], "verify-proof") == 0)
 		return cmd_verify_proof(argc - 1, argv + 1);
+	if (strcmp(argv[1], "verify-receipt") == 0)
+		return cmd_verify_receipt(argc - 1, argv + 1);
 	return usage("unknown command");
 }

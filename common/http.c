@@ -258,6 +258,8 @@ queue_response(struct MHD_Connection *conn, struct req_state *st,
 	MHD_add_response_header(r, "X-Request-Id", st->request_id);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (resp->csp != NULL)
+		MHD_add_response_header(r, "Content-Security-Policy", resp->csp);
 	ret = MHD_queue_response(conn, resp->status, r);
 	MHD_destroy_response(r);
 	st->status = resp->status;

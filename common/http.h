@@ -44,6 +44,7 @@ struct pii_http_response {
 	void (*body_free)(void *);      /* how body is released (set by reply_*) */
 	const char *content_type;       /* static string */
 	const char *route;              /* static metrics label, set by the handler */
+	const char *csp;                /* static Content-Security-Policy, or NULL */
 };
 
 typedef void (*pii_http_handler_fn)(void *ctx, const struct pii_http_request *req,

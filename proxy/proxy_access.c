@@ -109,7 +109,7 @@ proxy_reveal(struct proxy_server *ps, const struct proxy_caller *who,
     const int *masks, int breakglass, const struct pii_http_request *req,
     struct pii_http_response *resp)
 {
-	struct proxy_vault_answer ans = { 0, NULL, 0 };
+	struct proxy_vault_answer ans = { 0, NULL, 0, "" };
 	json_t *body = NULL, *cats = NULL, *ctx = NULL, *vroot = NULL;
 	json_t *fields = NULL, *views_o = NULL, *out = NULL;
 	struct pii_errinfo ei;

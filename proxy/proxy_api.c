@@ -226,8 +226,8 @@ name_ok(const char *s)
 }
 
 /* tok_subject_v<N>_<26 base32>: the vault's subject token grammar */
-static int
-subject_token_ok(const char *tok)
+int
+proxy_subject_token_ok(const char *tok)
 {
 	const char *p = tok + 13;
 	size_t nd;
@@ -266,7 +266,7 @@ proxy_parse_target(struct proxy_server *ps, const struct pol_policy *pol,
 		return pii_errinfo_set(ei, PII_ERR_BAD_REQUEST,
 		    ref != NULL ? "subject" : "subject_token",
 		    "must be 1-256 printable ASCII characters without quotes");
-	if (tok != NULL && !subject_token_ok(tok))
+	if (tok != NULL && !proxy_subject_token_ok(tok))
 		return pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, "subject_token",
 		    "is not a subject token");
 	if ((r = pii_json_get_array(root, "categories", 1, PROXY_MAX_CATEGORIES,
@@ -593,18 +593,25 @@ content_type_json(const struct pii_http_request *req)
 
 enum route_id {
 	R_ACCESS, R_BREAKGLASS, R_GRANTS_POST, R_GRANTS_GET, R_GRANT_APPROVE,
-	R_GRANT_DENY, R_ME, R_AUDIT,
+	R_GRANT_DENY, R_ME, R_AUDIT, R_DSR,
 };
 
-/* Match method and path; id of a grant route into *gid (borrowed). */
+/* Match method and path; id of a grant route, or of a subject-rights
+ * route (its index into *dsr), into gid. */
 static int
 route_of(const struct pii_http_request *req, enum route_id *out,
-    const char **name, char *gid, size_t gcap, int *path_matched)
+    const char **name, char *gid, size_t gcap, int *dsr, int *path_matched)
 {
 	const char *p = req->path, *m = req->method;
 	int post = strcmp(m, "POST") == 0, get = strcmp(m, "GET") == 0;
+	int method_ok = 0;
 
 	*path_matched = 1;
+	if (gcap >= PROXY_DSR_ID_MAX &&
+	    proxy_dsr_route(m, p, dsr, name, gid, &method_ok)) {
+		*out = R_DSR;
+		return method_ok ? 0 : -1;
+	}
 	if (strcmp(p, "/v1/access") == 0) {
 		*name = "access";
 		*out = R_ACCESS;
@@ -624,7 +631,7 @@ route_of(const struct pii_http_request *req, enum route_id *out,
 		const char *id = p + 11, *slash = strchr(id, '/');
 		size_t n = slash != NULL ? (size_t)(slash - id) : 0;
 
-		if (slash != NULL && n > 0 && n < gcap &&
+		if (slash != NULL && n > 0 && n < gcap && n < PROXY_ID_MAX &&
 		    (strcmp(slash, "/approve") == 0 || strcmp(slash, "/deny") == 0)) {
 			memcpy(gid, id, n);
 			gid[n] = '\0';
@@ -657,15 +664,15 @@ api_handler(void *ctx, const struct pii_http_request *req,
 	struct pii_errinfo ei;
 	enum route_id rt;
 	const char *name = NULL;
-	char gid[PROXY_ID_MAX];
-	int matched = 0;
+	char gid[PROXY_DSR_ID_MAX > PROXY_ID_MAX ? PROXY_DSR_ID_MAX : PROXY_ID_MAX];
+	int matched = 0, dsr = 0;
 
 	if (strcmp(req->path, "/healthz") == 0 && strcmp(req->method, "GET") == 0) {
 		resp->route = "healthz";
 		pii_http_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 		return;
 	}
-	if (route_of(req, &rt, &name, gid, sizeof(gid), &matched) != 0) {
+	if (route_of(req, &rt, &name, gid, sizeof(gid), &dsr, &matched) != 0) {
 		resp->route = matched ? "method_not_allowed" : "not_found";
 		if (matched)
 			reply_error(resp, req, PII_ERR_METHOD, NULL,
@@ -721,6 +728,9 @@ api_handler(void *ctx, const struct pii_http_request *req,
 		break;
 	case R_AUDIT:
 		reply_audit(ps, rules, &who, req, resp);
+		break;
+	case R_DSR:
+		proxy_dsr(ps, rules, &who, dsr, gid, req, resp);
 		break;
 	}
 out:
@@ -785,6 +795,18 @@ reply_metrics(struct proxy_server *ps, struct pii_http_response *resp)
 			r |= pii_metrics_appendf(&buf, &len, "piiv_proxy_%s%s %llu\n",
 			    m[i].name, m[i].label, m[i].v);
 		}
+	}
+	{
+		int i;
+
+		r |= pii_metrics_appendf(&buf, &len, "# HELP piiv_proxy_dsr_forwarded_total "
+		    "Subject-rights calls forwarded to the vault, by route.\n"
+		    "# TYPE piiv_proxy_dsr_forwarded_total counter\n");
+		for (i = 0; i < PROXY_DSR_ROUTES; i++)
+			r |= pii_metrics_appendf(&buf, &len,
+			    "piiv_proxy_dsr_forwarded_total{route=\"%s\"} %llu\n",
+			    proxy_dsr_route_name(i),
+			    (unsigned long long)atomic_load(&ps->dsr_forwarded[i]));
 	}
 	if (r != 0) {
 		free(buf);

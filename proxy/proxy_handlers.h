@@ -47,6 +47,8 @@ int proxy_parse_target(struct proxy_server *ps, const struct pol_policy *pol,
     json_t *root, struct proxy_target *t, struct pii_errinfo *ei);
 /* Printable ASCII without quotes or backslashes, 1..max bytes. */
 int proxy_text_ok(const char *s, size_t max);
+/* 1 if tok is a subject token (tok_subject_v<N>_<26 base32>). */
+int proxy_subject_token_ok(const char *tok);
 /* The role named in a decision's rule path ("roles.cs_agent.grants[0]"),
  * into out; the caller's first role if the path names none. */
 void proxy_rule_role(const struct proxy_caller *who, const char *rule,
@@ -75,5 +77,24 @@ void proxy_grant_decision(struct proxy_server *ps, struct proxy_rules *rules,
 void proxy_grant_listing(struct proxy_server *ps, struct proxy_rules *rules,
     const struct proxy_caller *who, const struct pii_http_request *req,
     struct pii_http_response *resp);
+
+/* ---- subject-rights requests (proxy_dsr.c) ----
+ * The vault's /v1/dsr..., POST /v1/subjects/resolve and GET
+ * /v1/subjects/{token}, for roles with the capability dsr_manage. */
+#define PROXY_DSR_ID_MAX 65      /* [A-Za-z0-9_-]{1,64} and the NUL */
+
+/* 1 if path is one of these routes: *route its index (< PROXY_DSR_ROUTES),
+ * *name its metrics label and audit action, its request id or subject
+ * token into id (else ""), *method_ok 0 when method is not the route's.
+ * 0 if path is none of them (a malformed id included). */
+int proxy_dsr_route(const char *method, const char *path, int *route,
+    const char **name, char id[PROXY_DSR_ID_MAX], int *method_ok);
+/* The label of route i (static), or NULL past the last. */
+const char *proxy_dsr_route_name(int route);
+/* Refuse (403, recorded) unless a role of who holds dsr_manage; else
+ * forward to the vault on behalf of who and relay the answer. */
+void proxy_dsr(struct proxy_server *ps, struct proxy_rules *rules,
+    const struct proxy_caller *who, int route, const char *id,
+    const struct pii_http_request *req, struct pii_http_response *resp);
 
 #endif

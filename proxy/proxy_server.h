@@ -17,6 +17,9 @@
 #include "proxy_store.h"
 #include "proxy_vault.h"
 
+/* The subject-rights routes the proxy forwards to the vault. */
+#define PROXY_DSR_ROUTES 10
+
 /* What SIGHUP reloads: the policy and the identity provider's keys.  A
  * request holds a reference for its whole life, so a reload never frees
  * what a request is using. */
@@ -42,6 +45,7 @@ struct proxy_server {
 	atomic_ullong audit_failures, vault_failures, db_failures;
 	atomic_ullong denied, allowed, rate_limited, breakglass, notify_failures;
 	atomic_ullong reloads, reload_failures;
+	atomic_ullong dsr_forwarded[PROXY_DSR_ROUTES];   /* by route (proxy_dsr.c) */
 };
 
 /* The authenticated person behind a request. */

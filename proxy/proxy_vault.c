@@ -223,16 +223,23 @@ slist_wipe_free(struct curl_slist *l)
 static int
 request(struct proxy_vault *v, const char *method, const char *path,
     const char *body, size_t len, const char *request_id,
-    struct proxy_vault_answer *ans)
+    const char *const *extra, struct proxy_vault_answer *ans)
 {
 	struct curl_slist *hdrs = NULL, *t;
 	struct pii_buf resp;
 	struct handle *h;
 	char url[1280], rid[96];
+	const char *ct = NULL;
 	CURLcode cc;
-	int r = PII_ERR_IO, sent = 1;
+	size_t i;
+	int r = PII_ERR_IO, sent = 1, post = strcmp(method, "POST") == 0;
 
 	memset(ans, 0, sizeof(*ans));
+	if (!post && strcmp(method, "GET") != 0)
+		return PII_ERR_BAD_REQUEST;
+	for (i = 0; extra != NULL && extra[i] != NULL; i++)
+		if (strpbrk(extra[i], "\r\n") != NULL || strchr(extra[i], ':') == NULL)
+			return PII_ERR_BAD_REQUEST;
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", v->base, path) >= sizeof(url))
 		return PII_ERR_BAD_REQUEST;
 	snprintf(rid, sizeof(rid), "X-Request-Id: %s", request_id);
@@ -246,6 +253,11 @@ request(struct proxy_vault *v, const char *method, const char *path,
 	if ((t = curl_slist_append(hdrs, "Expect:")) == NULL)
 		goto nomem;
 	hdrs = t;
+	for (i = 0; extra != NULL && extra[i] != NULL; i++) {
+		if ((t = curl_slist_append(hdrs, extra[i])) == NULL)
+			goto nomem;
+		hdrs = t;
+	}
 	if (v->auth != NULL) {
 		if ((t = curl_slist_append(hdrs, v->auth)) == NULL)
 			goto nomem;
@@ -255,18 +267,23 @@ request(struct proxy_vault *v, const char *method, const char *path,
 	curl_easy_setopt(h->h, CURLOPT_URL, url);
 	curl_easy_setopt(h->h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h->h, CURLOPT_WRITEDATA, &resp);
-	if (strcmp(method, "POST") == 0) {
+	if (post) {
 		curl_easy_setopt(h->h, CURLOPT_HTTPGET, 0L);
 		curl_easy_setopt(h->h, CURLOPT_POST, 1L);
-		curl_easy_setopt(h->h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(h->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(h->h, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+		curl_easy_setopt(h->h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)(body != NULL ? len : 0));
 	} else {
 		curl_easy_setopt(h->h, CURLOPT_HTTPGET, 1L);
 	}
 	cc = curl_easy_perform(h->h);
-	if (cc == CURLE_OK)
+	if (cc == CURLE_OK) {
 		curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &ans->status);
-	else {
+		/* valid only until the handle's next request: copied now */
+		if (curl_easy_getinfo(h->h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK &&
+		    ct != NULL && strlen(ct) < sizeof(ans->content_type))
+			memcpy(ans->content_type, ct, strlen(ct) + 1);
+	} else {
 		long reqsize = 0;
 
 		curl_easy_getinfo(h->h, CURLINFO_REQUEST_SIZE, &reqsize);
@@ -310,14 +327,22 @@ int
 proxy_vault_post(struct proxy_vault *v, const char *path, const char *body,
     size_t len, const char *request_id, struct proxy_vault_answer *ans)
 {
-	return request(v, "POST", path, body, len, request_id, ans);
+	return request(v, "POST", path, body, len, request_id, NULL, ans);
 }
 
 int
 proxy_vault_get(struct proxy_vault *v, const char *path, const char *request_id,
     struct proxy_vault_answer *ans)
 {
-	return request(v, "GET", path, NULL, 0, request_id, ans);
+	return request(v, "GET", path, NULL, 0, request_id, NULL, ans);
+}
+
+int
+proxy_vault_call(struct proxy_vault *v, const char *method, const char *target,
+    const char *body, size_t len, const char *request_id,
+    const char *const *headers, struct proxy_vault_answer *ans)
+{
+	return request(v, method, target, body, len, request_id, headers, ans);
 }
 
 void
@@ -329,4 +354,5 @@ proxy_vault_done(struct proxy_vault_answer *ans)
 	}
 	ans->body = NULL;
 	ans->len = 0;
+	ans->content_type[0] = '\0';
 }

@@ -32,6 +32,13 @@ static const struct route routes[] = {
 	{ "POST", "/v1/detokenize", VAULT_OP_DETOKENIZE, "detokenize" },
 	{ "POST", "/v1/subjects/resolve", VAULT_OP_RESOLVE, "resolve" },
 	{ "GET", "/v1/subjects/", VAULT_OP_SUBJECT, "subject" },
+	{ "POST", "/v1/dsr", VAULT_OP_DSR, "dsr" },
+	{ "GET", "/v1/dsr", VAULT_OP_DSR, "dsr" },
+	{ "POST", "/v1/dsr/*", VAULT_OP_DSR, "dsr" },
+	{ "GET", "/v1/dsr/*", VAULT_OP_DSR, "dsr" },
+	{ "GET", "/v1/objections", VAULT_OP_OBJECTIONS, "objections" },
+	{ "GET", "/v1/erasures", VAULT_OP_ERASURES, "erasures" },
+	{ "POST", "/v1/erasures/ack", VAULT_OP_ERASURES, "erasures_ack" },
 };
 
 int
@@ -248,6 +255,9 @@ reply_metrics(struct vault_server *vs, const struct pii_http_request *req,
 			    "piiv_vault_%s %llu\n", am[i].name, am[i].help,
 			    am[i].name, am[i].type, am[i].name, vals[i]);
 	}
+	/* the DSR gauges need the database; without it they are left out */
+	if (r == 0 && vault_dsr_metrics(vs, &buf, &len) != 0)
+		pii_log(PII_LOG_WARN, "event=metrics_dsr_unavailable");
 	if (r != 0) {
 		free(buf);
 		resp->status = 500;
@@ -317,7 +327,11 @@ api_handler(void *ctx, const struct pii_http_request *req,
 	}
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		size_t n = strlen(routes[i].path);
-		int match = routes[i].path[n - 1] == '/' ?
+		/* a path ending in "*": anything below it (the handler routes further) */
+		int match = routes[i].path[n - 1] == '*' ?
+		    strncmp(req->path, routes[i].path, n - 1) == 0 &&
+		    req->path[n - 1] != '\0' :
+		    routes[i].path[n - 1] == '/' ?
 		    strncmp(req->path, routes[i].path, n) == 0 && req->path[n] != '\0' &&
 		    strchr(req->path + n, '/') == NULL :
 		    strcmp(req->path, routes[i].path) == 0;
@@ -393,6 +407,18 @@ api_handler(void *ctx, const struct pii_http_request *req,
 		vault_subject_info(vs, &who, req->path + strlen("/v1/subjects/"),
 		    req, resp);
 		break;
+	case VAULT_OP_DSR:
+		vault_dsr_handle(vs, &who, req->path + strlen("/v1/dsr"), req, resp);
+		break;
+	case VAULT_OP_OBJECTIONS:
+		vault_objections_list(vs, &who, req, resp);
+		break;
+	case VAULT_OP_ERASURES:
+		if (strcmp(rt->method, "POST") == 0)
+			vault_erasures_ack(vs, &who, req, resp);
+		else
+			vault_erasures_list(vs, &who, req, resp);
+		break;
 	}
 }
 
@@ -416,6 +442,11 @@ vault_server_start(struct vault_server *vs, struct pii_errinfo *ei)
 
 	if ((r = pii_metrics_new("piiv_vault", &vs->metrics)) != 0)
 		return r;
+	if (cfg->audit_read_database != NULL &&
+	    (r = pii_pg_new(cfg->audit_read_database, "piivault-audit-read",
+	    (int)cfg->db_statement_timeout_ms, &vs->audit_read)) != 0)
+		return pii_errinfo_set(ei, r, "audit_read_database",
+		    "cannot use audit_read_database");
 	memset(&hc, 0, sizeof(hc));
 	hc.address = cfg->listen.address;
 	hc.port = (uint16_t)cfg->listen.port;
@@ -428,10 +459,16 @@ vault_server_start(struct vault_server *vs, struct pii_errinfo *ei)
 	hc.timeout_seconds = (unsigned int)cfg->connection_timeout_seconds;
 	hc.max_body = (size_t)cfg->max_small_body_bytes;
 	hc.server_name = "piiv_vault";
-	return pii_http_start_with_admin(&hc, api_handler, api_limit,
+	r = pii_http_start_with_admin(&hc, api_handler, api_limit,
 	    cfg->has_admin ? cfg->admin_listen.address : NULL,
 	    (uint16_t)cfg->admin_listen.port, admin_handler, vs, vs->metrics,
 	    &vs->api, &vs->admin, ei);
+	if (r == 0 && (r = vault_dsr_exec_start(vs, ei)) != 0) {
+		pii_http_stop(vs->api);
+		pii_http_stop(vs->admin);
+		vs->api = vs->admin = NULL;
+	}
+	return r;
 }
 
 void
@@ -440,6 +477,9 @@ vault_server_stop(struct vault_server *vs)
 	pii_http_stop(vs->api);
 	pii_http_stop(vs->admin);
 	vs->api = vs->admin = NULL;
+	vault_dsr_exec_stop(vs);
+	pii_pg_free(vs->audit_read);
+	vs->audit_read = NULL;
 	pii_metrics_free(vs->metrics);
 	vs->metrics = NULL;
 }

@@ -237,6 +237,15 @@ vault_config_load(const char *path, struct vault_config **out,
 		{ "phone_default_country_code", PII_CFG_CUSTOM, C(categories), 0, 0, 0, parse_country_code },
 		{ "custom_categories", PII_CFG_CUSTOM, C(categories), 0, 0, 0, parse_custom_categories },
 		{ "identities", PII_CFG_CUSTOM, C(identities), 1, 0, 0, parse_identities },
+		{ "audit_read_database", PII_CFG_STRING, C(audit_read_database), 0, 0, 4096, NULL },
+		{ "dsr_deadline_days", PII_CFG_INT, C(dsr_deadline_days), 0, 0, 31, NULL },
+		{ "dsr_workers", PII_CFG_INT, C(dsr_workers), 0, 0, 64, NULL },
+		{ "dsr_poll_seconds", PII_CFG_INT, C(dsr_poll_seconds), 0, 1, 3600, NULL },
+		{ "dsr_overdue_check_seconds", PII_CFG_INT, C(dsr_overdue_check_seconds), 0, 1, 86400, NULL },
+		{ "dsr_notify_file", PII_CFG_STRING, C(dsr_notify_file), 0, 0, 4096, NULL },
+		{ "dsr_notify_url", PII_CFG_STRING, C(dsr_notify_url), 0, 0, 4096, NULL },
+		{ "dsr_notify_cacert", PII_CFG_STRING, C(dsr_notify_cacert), 0, 0, 4096, NULL },
+		{ "export_max_history", PII_CFG_INT, C(export_max_history), 0, 0, 1000000, NULL },
 		{ NULL, 0, 0, 0, 0, 0, NULL },
 	};
 #undef C
@@ -265,11 +274,24 @@ vault_config_load(const char *path, struct vault_config **out,
 	cfg->audit_checkpoint_seconds = 10;
 	cfg->audit_publish_window_seconds = 300;
 	cfg->audit_wait_ms = 5000;
+	cfg->dsr_workers = 2;
+	cfg->dsr_poll_seconds = 5;
+	cfg->dsr_overdue_check_seconds = 60;
+	cfg->export_max_history = 10000;
 	if ((r = pii_config_apply(root, f, cfg, "", ei)) != 0)
 		goto out;
 	if (cfg->audit_checkpoint_seconds >= cfg->audit_publish_window_seconds) {
 		r = pii_errinfo_set(ei, PII_ERR_CONFIG, "audit_checkpoint_seconds",
 		    "must be less than audit_publish_window_seconds");
+		goto out;
+	}
+	if (cfg->dsr_notify_url != NULL &&
+	    strncmp(cfg->dsr_notify_url, "https://", 8) != 0 &&
+	    strncmp(cfg->dsr_notify_url, "http://127.0.0.1", 16) != 0 &&
+	    strncmp(cfg->dsr_notify_url, "http://[::1]", 12) != 0 &&
+	    strncmp(cfg->dsr_notify_url, "http://localhost", 16) != 0) {
+		r = pii_errinfo_set(ei, PII_ERR_CONFIG, "dsr_notify_url",
+		    "must be an https:// URL (plain http only on loopback)");
 		goto out;
 	}
 	cfg->has_admin = json_object_get(root, "admin_listen") != NULL;
@@ -308,6 +330,10 @@ vault_config_free(struct vault_config *cfg)
 	free(cfg->audit_witness_dir);
 	free(cfg->writer);
 	free(cfg->log_level);
+	free(cfg->audit_read_database);
+	free(cfg->dsr_notify_file);
+	free(cfg->dsr_notify_url);
+	free(cfg->dsr_notify_cacert);
 	sodium_memzero(cfg->identities, sizeof(cfg->identities));
 	free(cfg);
 }

@@ -67,6 +67,14 @@ struct vault_config {
 	long long max_value_bytes;
 	long long max_json_depth;
 	long long db_statement_timeout_ms;
+	char *audit_read_database;         /* SELECT on the audit tables: export
+	                                    * access history, erasure receipts */
+	long long dsr_deadline_days;       /* 0: one calendar month */
+	long long dsr_workers;             /* executor threads; 0: none */
+	long long dsr_poll_seconds;
+	long long dsr_overdue_check_seconds;
+	char *dsr_notify_file, *dsr_notify_url, *dsr_notify_cacert;
+	long long export_max_history;      /* access-history records in an export */
 	struct vault_categories categories;
 	size_t nidentities;
 	struct vault_identity identities[VAULT_MAX_IDENTITIES];

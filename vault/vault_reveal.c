@@ -30,8 +30,8 @@
 #define RFC3339(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* Printable ASCII without quotes or backslashes: safe in logs and audit. */
-static int
-context_chars_ok(const char *s)
+int
+vault_context_ok(const char *s)
 {
 	for (; *s != '\0'; s++)
 		if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\')
@@ -64,7 +64,7 @@ parse_context(json_t *root, struct vault_caller *who, int need_purpose,
 		if ((r = pii_json_get_string(ctx, keys[i], need_purpose && i == 2,
 		    MAX_CONTEXT_FIELD, "context", slots[i], NULL, ei)) != 0)
 			return r;
-		if (*slots[i] != NULL && (!context_chars_ok(*slots[i]) ||
+		if (*slots[i] != NULL && (!vault_context_ok(*slots[i]) ||
 		    (*slots[i])[0] == '\0'))
 			return pii_errinfo_set(ei, PII_ERR_BAD_REQUEST,
 			    pii_json_path_key(p, sizeof(p), "context", keys[i]),
@@ -78,7 +78,7 @@ parse_context(json_t *root, struct vault_caller *who, int need_purpose,
 	    &who->breakglass, ei)) != 0)
 		return r;
 	/* the proxy's request id ties its decision to this one */
-	if (rid != NULL && rid[0] != '\0' && context_chars_ok(rid) &&
+	if (rid != NULL && rid[0] != '\0' && vault_context_ok(rid) &&
 	    strspn(rid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
 	    strlen(rid))
 		who->request_id = rid;
@@ -86,8 +86,8 @@ parse_context(json_t *root, struct vault_caller *who, int need_purpose,
 }
 
 /* The category of a well-formed token, into cat; else PII_ERR_BAD_REQUEST. */
-static int
-token_category(const char *tok, char cat[VAULT_CATEGORY_MAX])
+int
+vault_token_category(const char *tok, char cat[VAULT_CATEGORY_MAX])
 {
 	size_t n = strlen(tok), i, end;
 	const char *last;
@@ -120,8 +120,8 @@ hex_to_bin(const char *hex, unsigned char *out, size_t cap, size_t *outlen)
 }
 
 /* Unwrap a DEK from a (hex wrapped, epoch) pair of columns. */
-static int
-unwrap_hex(struct vault_server *vs, const char *subject_token, const char *hex,
+int
+vault_unwrap_hex(struct vault_server *vs, const char *subject_token, const char *hex,
     const char *epoch, struct vault_dek **out)
 {
 	unsigned char w[VAULT_WRAPPED_DEK_BYTES];
@@ -136,8 +136,8 @@ unwrap_hex(struct vault_server *vs, const char *subject_token, const char *hex,
 }
 
 /* Decrypt one sealed value (hex) into a new JSON string. */
-static int
-open_hex(const struct vault_dek *dek, const char *subject_token,
+int
+vault_open_hex(const struct vault_dek *dek, const char *subject_token,
     const char *category, const char *token, const char *hex, json_t **out)
 {
 	unsigned char *sealed = NULL, *plain = NULL;
@@ -167,8 +167,8 @@ out:
 	return r;
 }
 
-static void
-reply_fail(struct vault_server *vs, const struct pii_http_request *req,
+void
+vault_reply_fail(struct vault_server *vs, const struct pii_http_request *req,
     struct pii_http_response *resp, int r, struct pii_errinfo *ei)
 {
 	if (r == PII_ERR_DB_UNAVAILABLE || r == PII_ERR_SQL)
@@ -201,8 +201,8 @@ deny(struct vault_server *vs, const struct vault_caller *who, const char *action
 }
 
 /* Find the subject named by "subject" or "subject_token" in root. */
-static int
-parse_subject(struct vault_server *vs, json_t *root, char token[VAULT_TOKEN_MAX],
+int
+vault_parse_subject(struct vault_server *vs, json_t *root, char token[VAULT_TOKEN_MAX],
     struct pii_errinfo *ei)
 {
 	const char *ref = NULL, *tok = NULL;
@@ -218,7 +218,7 @@ parse_subject(struct vault_server *vs, json_t *root, char token[VAULT_TOKEN_MAX]
 		return pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, "subject",
 		    "give exactly one of subject and subject_token");
 	if (tok != NULL) {
-		if (token_category(tok, cat) != 0 || strcmp(cat, "subject") != 0)
+		if (vault_token_category(tok, cat) != 0 || strcmp(cat, "subject") != 0)
 			return pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, "subject_token",
 			    "not a subject token (tok_subject_v<N>_...)");
 		snprintf(token, VAULT_TOKEN_MAX, "%s", tok);
@@ -257,7 +257,7 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 	pii_errinfo_clear(&ei);
 	pii_buf_init(&catlit, 4096);
 	if ((r = vault_parse_body(vs, req, keys, &root, &ei)) != 0 ||
-	    (r = parse_subject(vs, root, subject_token, &ei)) != 0 ||
+	    (r = vault_parse_subject(vs, root, subject_token, &ei)) != 0 ||
 	    (r = parse_context(root, &who, 1, &ei)) != 0 ||
 	    (r = pii_json_get_array(root, "categories", 1, MAX_REVEAL_CATEGORIES, "",
 	    &jcats, &ei)) != 0)
@@ -301,7 +301,7 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 	r = pii_pg_exec(vs->db, c,
 	    "SELECT s.id, s.status, k.kek_epoch, encode(k.wrapped_dek, 'hex'),"
 	    " EXISTS (SELECT 1 FROM objections o WHERE o.subject_id = s.id"
-	    "         AND o.purpose = $2),"
+	    "         AND o.purpose IN ($2, '*')),"
 	    " v.token, v.category, encode(v.ciphertext, 'hex'), v.source, "
 	    RFC3339("v.last_seen")
 	    " FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id"
@@ -330,7 +330,7 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 		r = PII_ERR_CRYPTO;
 		goto fail;
 	}
-	if ((r = unwrap_hex(vs, subject_token, PQgetvalue(res, 0, 3),
+	if ((r = vault_unwrap_hex(vs, subject_token, PQgetvalue(res, 0, 3),
 	    PQgetvalue(res, 0, 2), &dek)) != 0)
 		goto fail;
 	fields = json_object();
@@ -343,7 +343,7 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 
 		if (PQgetisnull(res, (int)i, 5))
 			continue;   /* the subject has none of these categories */
-		if ((r = open_hex(dek, subject_token, cat, tok,
+		if ((r = vault_open_hex(dek, subject_token, cat, tok,
 		    PQgetvalue(res, (int)i, 7), &value)) != 0)
 			goto fail;
 		json_array_append_new(json_object_get(fields, cat),
@@ -364,7 +364,7 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 	fields = NULL;
 	goto out;
 fail:
-	reply_fail(vs, req, resp, r, &ei);
+	vault_reply_fail(vs, req, resp, r, &ei);
 out:
 	json_decref(fields);
 	vault_dek_free(dek);
@@ -408,7 +408,7 @@ vault_detokenize(struct vault_server *vs, const struct vault_caller *who_in,
 		const char *tok = json_string_value(json_array_get(jtoks, i));
 
 		pii_json_path_index(p, sizeof(p), "tokens", i);
-		if (tok == NULL || token_category(tok, cat) != 0 ||
+		if (tok == NULL || vault_token_category(tok, cat) != 0 ||
 		    strcmp(cat, "subject") == 0) {
 			r = pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, p,
 			    "not a value token (tok_<category>_v<N>_<26 base32>)");
@@ -440,7 +440,7 @@ vault_detokenize(struct vault_server *vs, const struct vault_caller *who_in,
 	    "SELECT x.token, x.category, encode(x.ciphertext, 'hex'),"
 	    " x.subject_token, k.kek_epoch, encode(k.wrapped_dek, 'hex'),"
 	    " EXISTS (SELECT 1 FROM objections o WHERE o.subject_id = x.sid"
-	    "         AND o.purpose = $2)"
+	    "         AND o.purpose IN ($2, '*'))"
 	    " FROM (SELECT DISTINCT t FROM unnest($1::text[]) AS a (t)) AS u"
 	    " CROSS JOIN LATERAL (SELECT v.token, v.category, v.ciphertext,"
 	    "   s.id AS sid, s.subject_token FROM pii_values v"
@@ -473,10 +473,10 @@ vault_detokenize(struct vault_server *vs, const struct vault_caller *who_in,
 			    tok, "reason", "objection_in_force"));
 			continue;
 		}
-		if ((r = unwrap_hex(vs, stok, PQgetvalue(res, (int)i, 5),
+		if ((r = vault_unwrap_hex(vs, stok, PQgetvalue(res, (int)i, 5),
 		    PQgetvalue(res, (int)i, 4), &dek)) != 0)
 			goto fail;
-		r = open_hex(dek, stok, vcat, tok, PQgetvalue(res, (int)i, 2), &value);
+		r = vault_open_hex(dek, stok, vcat, tok, PQgetvalue(res, (int)i, 2), &value);
 		vault_dek_free(dek);
 		if (r != 0)
 			goto fail;
@@ -517,7 +517,7 @@ vault_detokenize(struct vault_server *vs, const struct vault_caller *who_in,
 	values = withheld = missing = NULL;
 	goto out;
 fail:
-	reply_fail(vs, req, resp, r, &ei);
+	vault_reply_fail(vs, req, resp, r, &ei);
 out:
 	json_decref(values);
 	json_decref(withheld);
@@ -597,7 +597,7 @@ vault_resolve(struct vault_server *vs, const struct vault_caller *who_in,
 	list = NULL;
 	goto out;
 fail:
-	reply_fail(vs, req, resp, r, &ei);
+	vault_reply_fail(vs, req, resp, r, &ei);
 out:
 	if (norm != NULL) {
 		sodium_memzero(norm, normcap);
@@ -622,7 +622,7 @@ vault_subject_info(struct vault_server *vs, const struct vault_caller *who,
 	int r;
 
 	pii_errinfo_clear(&ei);
-	if (token_category(subject_token, cat) != 0 || strcmp(cat, "subject") != 0) {
+	if (vault_token_category(subject_token, cat) != 0 || strcmp(cat, "subject") != 0) {
 		r = pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, "subject_token",
 		    "not a subject token (tok_subject_v<N>_...)");
 		goto fail;
@@ -672,7 +672,7 @@ vault_subject_info(struct vault_server *vs, const struct vault_caller *who,
 	out = NULL;
 	goto out;
 fail:
-	reply_fail(vs, req, resp, r, &ei);
+	vault_reply_fail(vs, req, resp, r, &ei);
 out:
 	json_decref(out);
 	PQclear(res);

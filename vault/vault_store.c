@@ -74,7 +74,66 @@ static const char *const vault_m3[] = {
 	NULL,
 };
 
-static const char *const *const vault_migrations[] = { vault_m1, vault_m2, vault_m3 };
+/*
+ * 4: subject-rights requests (docs/dsr.md).  dsr_requests holds no PII
+ * value: the subject by its id and token, staff names, reasons staff typed,
+ * and an export bundle only sealed under the subject's own key (so erasing
+ * the subject shreds its exports too).  erasure_events is the outbox
+ * downstream systems read (GET /v1/erasures), erasure_acks how far each
+ * consumer has purged.  An objection of purpose '*' is a restriction of
+ * processing (Art. 18): every purpose is refused.
+ */
+static const char *const vault_m4[] = {
+	"CREATE TABLE dsr_requests ("
+	"  id text PRIMARY KEY,"
+	"  kind text NOT NULL CHECK (kind IN ('erasure','export','objection','restriction')),"
+	"  subject_id bigint NOT NULL,"
+	"  subject_token text NOT NULL,"
+	"  purposes text[] NOT NULL DEFAULT '{}',"
+	"  status text NOT NULL CHECK (status IN"
+	"    ('received','verified','in_progress','completed','rejected')),"
+	"  received_at timestamptz NOT NULL,"
+	"  due_at timestamptz NOT NULL,"
+	"  extended_months integer NOT NULL DEFAULT 0,"
+	"  extension_reason text,"
+	"  requested_by text,"
+	"  taken_by text NOT NULL,"
+	"  verified_by text,"
+	"  verified_at timestamptz,"
+	"  started_at timestamptz,"
+	"  completed_at timestamptz,"
+	"  rejected_by text,"
+	"  rejected_reason text,"
+	"  overdue_notified_at timestamptz,"
+	"  audit_origin text,"
+	"  audit_seq bigint,"
+	"  kek_epoch integer,"
+	"  values_erased integer,"
+	"  export_sealed bytea,"
+	"  attempts integer NOT NULL DEFAULT 0,"
+	"  next_attempt_at timestamptz,"
+	"  created_at timestamptz NOT NULL DEFAULT now())",
+	"CREATE INDEX dsr_requests_open ON dsr_requests (due_at, id)"
+	"  WHERE status IN ('received','verified','in_progress')",
+	"CREATE INDEX dsr_requests_subject ON dsr_requests (subject_id)",
+	"CREATE INDEX dsr_requests_status ON dsr_requests (status, due_at)",
+	"CREATE TABLE erasure_events ("
+	"  id bigserial PRIMARY KEY,"
+	"  dsr_id text NOT NULL UNIQUE,"
+	"  subject_token text NOT NULL,"
+	"  tokens text[] NOT NULL,"
+	"  shared_tokens text[] NOT NULL,"
+	"  erased_at timestamptz NOT NULL)",
+	"CREATE TABLE erasure_acks ("
+	"  consumer text PRIMARY KEY,"
+	"  acked_id bigint NOT NULL,"
+	"  acked_at timestamptz NOT NULL)",
+	"CREATE INDEX objections_purpose ON objections (purpose)",
+	NULL,
+};
+
+static const char *const *const vault_migrations[] = { vault_m1, vault_m2, vault_m3,
+	vault_m4 };
 
 int
 vault_store_migrate(struct pii_pg *db, const char *keystore_id,

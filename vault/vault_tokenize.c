@@ -622,7 +622,8 @@ load_subjects(struct vault_server *vs, PGconn *c, struct tk_batch *b)
 		r = pii_pg_exec(vs->db, c,
 		    "SELECT s.subject_token FROM objections o JOIN subjects s"
 		    " ON s.id = o.subject_id"
-		    " WHERE o.subject_id = ANY ($1::bigint[]) AND o.purpose = $2",
+		    " WHERE o.subject_id = ANY ($1::bigint[])"
+		    " AND o.purpose IN ($2, '*')",
 		    2, p, &res);
 		if (r != 0)
 			goto out;
@@ -951,6 +952,7 @@ run_batch(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 {
 	PGresult *res = NULL;
 	long long stored = 0, existing = 0, st = 0, total = 0;
+	unsigned long long n_erased = 0, n_objecting = 0;
 	int r, replayed = 0, claimed = 0;
 	size_t i;
 
@@ -994,10 +996,13 @@ run_batch(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 	for (i = 0; i < b->nrecs; i++) {
 		const struct tk_subject *sj = &b->subjects[b->recs[i].subject];
 
-		if (sj->erased)
+		if (sj->erased) {
 			b->recs[i].dropped = PII_ERR_SUBJECT_ERASED;
-		else if (sj->objects)
+			n_erased++;
+		} else if (sj->objects) {
 			b->recs[i].dropped = PII_ERR_OBJECTION;
+			n_objecting++;
+		}
 	}
 	if ((r = store_values(vs, c, b, &st, &total, ei)) != 0) {
 		if (r == PII_ERR_CRYPTO) {
@@ -1034,6 +1039,9 @@ run_batch(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 	}
 	if ((r = pii_pg_exec(vs->db, c, "COMMIT", 0, NULL, NULL)) != 0)
 		goto dbfail;
+	/* a tombstone at work: records of erased subjects dropped */
+	atomic_fetch_add(&vs->dropped_erased, n_erased);
+	atomic_fetch_add(&vs->dropped_objection, n_objecting);
 	*stored_out = stored;
 	*existing_out = existing;
 	*replayed_out = replayed;
