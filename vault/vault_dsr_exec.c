@@ -420,10 +420,10 @@ run_one(struct vault_dsr_exec *ex, int *did)
 		    (r = pii_pg_exec(vs->db, c, "COMMIT", 0, NULL, NULL)) != 0)
 			goto fail;
 	}
-	vault_crash_point("dsr_completed");
 	atomic_fetch_add(&ex->completed, 1);
 	pii_log(PII_LOG_INFO, "event=dsr_completed dsr=%s kind=%s count=%lld",
 	    id, kind, nvalues);
+	vault_crash_point("dsr_completed");
 	goto out;
 fail:
 	if (c != NULL)
