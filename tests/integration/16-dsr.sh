@@ -140,6 +140,21 @@ expect_status "objection: reveal for support still allowed" 200 - -- "${AS_PROXY
 vault_post tagger v1/tokenize '{"source":"mkt.list","purpose":"marketing","records":[{"subject":"user:'$R'-b","fields":{"email":"b2-'$R'@example.com"}},{"subject":"user:'$R'-c","fields":{"email":"c2-'$R'@example.com"}}]}' >"$T/mkt.json"
 expect_eq "objection: a marketing ingest drops B's record" "$(json_get dropped.0.reason "$T/mkt.json")" objection
 expect_eq "objection: ... and only B's" "$(json_get dropped.# "$T/mkt.json")" 1
+# the ETL hook: a marketing run of pii-tag drops B's row, an analytics run keeps it
+printf '{"dataset": "mkt.export", "subject_prefix": "user:", "columns": [{"name": "id", "category": "subject"}, {"name": "email", "category": "email"}]}\n' >"$T/schema.json"
+printf 'id,email\n%s-b,b3-%s@example.com\n%s-c2,c3-%s@example.com\n' "$R" "$R" "$R" "$R" >"$T/mkt.csv"
+if "$PIIV_BIN/pii-tag" run --vault "$PIIV_VAULT_URL" --cacert "$PIIV_CACERT" --schema "$T/schema.json" \
+	--purpose marketing --manifest "$T/mkt-m.json" "$T/mkt.csv" "$T/mkt-out.csv" 2>"$T/tag.err"; then
+	ok "objection: pii-tag run --purpose marketing"
+else
+	fail "objection: pii-tag run" "$(head -c 300 "$T/tag.err")"
+fi
+expect_eq "objection: the tagger drops B's row and counts it" "$(json_get counts.dropped.objection "$T/mkt-m.json")" 1
+expect_eq "objection: the other row goes through" "$(($(wc -l <"$T/mkt-out.csv") - 1))" 1
+grep -q "^$B," "$T/mkt-out.csv" && fail "objection: B's row in the marketing output" || ok "objection: B's row is not in the output"
+"$PIIV_BIN/pii-tag" run --vault "$PIIV_VAULT_URL" --cacert "$PIIV_CACERT" --schema "$T/schema.json" \
+	--purpose analytics --manifest "$T/an-m.json" "$T/mkt.csv" "$T/an-out.csv" 2>/dev/null
+expect_eq "objection: an analytics run keeps B's row" "$(($(wc -l <"$T/an-out.csv") - 1))" 2
 expect_status "objections: listed for the tagger" 200 - -- "${AS_TAGGER[@]}" "$PIIV_VAULT_URL/v1/objections?purpose=marketing"
 grep -q "$B" "$LAST_BODY" && ok "objections: B is listed for marketing" || fail "objections: B missing"
 expect_status "objections: not for analytics" 200 - -- "${AS_TAGGER[@]}" "$PIIV_VAULT_URL/v1/objections?purpose=analytics"

@@ -230,6 +230,33 @@ PY
 	check "no PII value in the proxy's log" bash -c '! grep -qF -e "$2" -e "Park Jiwoo" "$1"' _ "$PIIV_DIR/log/proxy.log" "$email"
 }
 
+# ---- an objection filed through the proxy is enforced by it ---------------------------------
+# dsr_objection PURPOSE: compliance files a verified objection; its id
+dsr_objection() {
+	curl -sS --cacert "$PIIV_CACERT" -H "Authorization: Bearer $PIIV_KEY_COMPLIANCE" "${JSON_CT[@]}" \
+		-X POST "$P/v1/dsr" -d '{"kind":"objection","subject_token":"'"$stok"'","purposes":["'"$1"'"],"verified":true}' |
+		json_get id
+}
+# wait_done ID: until the vault's executor completes the request
+wait_done() {
+	local st=
+	for _ in $(seq 1 100); do
+		st=$(curl -sS --cacert "$PIIV_CACERT" -H "Authorization: Bearer $PIIV_KEY_COMPLIANCE" "$P/v1/dsr/$1" | json_get status 2>/dev/null)
+		[[ $st == completed ]] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+agent_access() {
+	expect_status "$1" "$2" "$3" -- -H "Authorization: Bearer $PIIV_KEY_CS_AGENT" "${JSON_CT[@]}" -X POST "$P/v1/access" \
+		-d '{"subject_token":"'"$stok"'","categories":["email"],"purpose":"support","ticket":"CS-86"}'
+}
+agent_access "before any objection the agent sees the subject" 200 -
+check "objection to marketing, filed by compliance through the proxy, completes" wait_done "$(dsr_objection marketing)"
+agent_access "an objection to marketing leaves support allowed" 200 -
+check "objection to support completes" wait_done "$(dsr_objection support)"
+agent_access "the proxy refuses support once the subject objects to it" 403 objection_in_force
+
 # ---- the log and the audit log hold no PII -------------------------------------------------
 check "no PII value in the proxy's log" bash -c '! grep -qF -e "$2" -e "Park Jiwoo" "$1"' _ "$PIIV_DIR/log/proxy.log" "$email"
 check "no PII value in the audit log" bash -c '! psql "$1" -Atc "select row_to_json(a) from audit_records a" | grep -qF -e "$2" -e "Park Jiwoo"' _ "$PIIV_AUDIT_PG" "$email"
