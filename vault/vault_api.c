@@ -404,6 +404,10 @@ api_handler(void *ctx, const struct pii_http_request *req,
 		vault_resolve(vs, &who, req, resp);
 		break;
 	case VAULT_OP_SUBJECT:
+		if (vault_caller_headers(req, &who, &ei) != 0) {
+			pii_http_reply_error(resp, req, &ei);
+			break;
+		}
 		vault_subject_info(vs, &who, req->path + strlen("/v1/subjects/"),
 		    req, resp);
 		break;

@@ -140,8 +140,8 @@ new_id(char out[4 + 26 + 1])
 }
 
 /* The person and role the proxy acts for, from its headers. */
-static int
-caller_headers(const struct pii_http_request *req, struct vault_caller *who,
+int
+vault_caller_headers(const struct pii_http_request *req, struct vault_caller *who,
     struct pii_errinfo *ei)
 {
 	static const char *const names[] = { "X-Piiv-On-Behalf-Of", "X-Piiv-Role" };
@@ -946,7 +946,7 @@ vault_dsr_handle(struct vault_server *vs, const struct vault_caller *who_in,
 	size_t n;
 
 	pii_errinfo_clear(&ei);
-	if (caller_headers(req, &who, &ei) != 0) {
+	if (vault_caller_headers(req, &who, &ei) != 0) {
 		pii_http_reply_error(resp, req, &ei);
 		return;
 	}

@@ -87,6 +87,12 @@ void vault_reply_fail(struct vault_server *vs, const struct pii_http_request *re
 int vault_parse_subject(struct vault_server *vs, json_t *root,
     char token[VAULT_TOKEN_MAX], struct pii_errinfo *ei);
 
+/* X-Piiv-On-Behalf-Of and X-Piiv-Role into who (the person and role a
+ * service such as pii-proxy acts for); PII_ERR_BAD_REQUEST naming the header
+ * if one is malformed. */
+int vault_caller_headers(const struct pii_http_request *req,
+    struct vault_caller *who, struct pii_errinfo *ei);
+
 /* Subject-rights requests (vault_dsr.c).  rest is the path after /v1/dsr. */
 void vault_dsr_handle(struct vault_server *vs, const struct vault_caller *who,
     const char *rest, const struct pii_http_request *req,

@@ -297,3 +297,6 @@ expect_status "bad: a header with a quote" 400 bad_request -- "${AS_PROXY[@]}" -
 expect_status "access: the tagger may not manage requests" 403 forbidden -- "${AS_TAGGER[@]}" "$PIIV_VAULT_URL/v1/dsr"
 expect_status "access: the warehouse may not either" 403 forbidden -- "${AS_WAREHOUSE[@]}" -X POST "$PIIV_VAULT_URL/v1/dsr" -d "{\"kind\":\"erasure\",\"subject_token\":\"$B\"}"
 grep -q "b-$R@example.com\|a-$R@example.com" "$PIIV_DIR/log/vault.log" && fail "log: a PII value in the vault log" || ok "log: no PII in the vault log"
+expect_status "subject metadata read for a person" 200 - -- "${AS_PROXY[@]}" "${STAFF[@]}" -H "X-Request-Id: subj16-$R" "$PIIV_VAULT_URL/v1/subjects/$B"
+expect_eq "... recorded with the person and role the proxy acts for" \
+	"$(psql "$PIIV_AUDIT_PG" -Atc "select on_behalf_of || ' ' || role from audit_records where request_id = 'subj16-$R'")" "dpo-$R@corp compliance"
