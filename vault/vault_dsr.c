@@ -614,7 +614,7 @@ dsr_transition(struct vault_server *vs, struct vault_caller *who, const char *id
 
 		r = vault_dsr_extend(strtoll(PQgetvalue(res, 0, 4), NULL, 10),
 		    strtoll(PQgetvalue(res, 0, 5), NULL, 10),
-		    atoi(PQgetvalue(res, 0, 6)), (int)months, (int64_t)time(NULL),
+		    (int)strtol(PQgetvalue(res, 0, 6), NULL, 10), (int)months, (int64_t)time(NULL),
 		    &due2);
 		if (r != 0) {
 			rollback(vs, c);

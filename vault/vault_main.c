@@ -1,5 +1,5 @@
 /*
- * vault_main.c - the pii-vault command: keygen, migrate, serve.
+ * vault_main.c - the pii-vault command: keygen, migrate, serve, rotate-kek.
  *
  * Exit codes: 0 success, 1 failure (one clear line on stderr), 2 usage.
  */
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -21,6 +22,7 @@
 #include "../common/pg.h"
 #include "vault_config.h"
 #include "vault_keys.h"
+#include "vault_rotate.h"
 #include "vault_server.h"
 #include "vault_store.h"
 
@@ -37,6 +39,10 @@ static const char usage_text[] =
     "        create or upgrade the vault and audit database schemas\n"
     "  serve --config FILE\n"
     "        run the vault (HTTPS API and admin listener) until SIGTERM\n"
+    "  rotate-kek --config FILE\n"
+    "        re-wrap every subject key under a new KEK epoch, then destroy the\n"
+    "        old epochs, so keys in older database backups become unreadable.\n"
+    "        Offline: stop every pii-vault serve of the database first\n"
     "\n"
     "options:\n"
     "  -c, --config FILE    vault configuration (JSON; see docs/operations.md)\n"
@@ -198,6 +204,7 @@ cmd_serve(const char *config)
 	struct vault_config *cfg = NULL;
 	struct vault_keys *keys = NULL;
 	struct vault_server vs;
+	struct vault_kek_guard *guard = NULL;
 	struct audit_log_config ac;
 	struct pii_errinfo ei;
 	sigset_t set;
@@ -239,6 +246,53 @@ cmd_serve(const char *config)
 		rc = die("startup", &ei);
 		goto out;
 	}
+	/* Hold the KEK rotation lock shared while serving (vault_rotate.h), so
+	 * rotate-kek cannot destroy the epoch this vault wraps new keys under. */
+	if (vault_kek_guard_start(cfg->database, cfg->root_key_file,
+	    cfg->keystore_file, &guard) != 0) {
+		fprintf(stderr, "pii-vault: out of memory\n");
+		goto out;
+	}
+	for (;;) {
+		struct timespec now = { 0, 0 };
+		int held = vault_kek_guard_wait(guard, 250, &ei);
+
+		if (held == 1)
+			break;
+		if (held < 0) {
+			rc = die("startup", &ei);
+			goto out;
+		}
+		/* waiting for a rotation to finish: a stop request still stops */
+		sig = sigtimedwait(&set, NULL, &now);
+		if (sig == SIGTERM || sig == SIGINT) {
+			pii_log(PII_LOG_INFO, "event=stopping signal=%d", sig);
+			rc = 0;
+			goto out;
+		}
+	}
+	/* The keys were read before the lock: a rotation may have finished in
+	 * between.  Read them again now that none can run. */
+	{
+		struct vault_keys *fresh = NULL;
+
+		if (vault_keys_open(cfg->root_key_file, cfg->keystore_file, &fresh,
+		    &ei) != 0) {
+			rc = die("startup", &ei);
+			goto out;
+		}
+		if (strcmp(vault_keys_keystore_id(fresh),
+		    vault_keys_keystore_id(keys)) != 0) {
+			vault_keys_free(fresh);
+			fprintf(stderr, "pii-vault: startup: keystore_file: the "
+			    "keystore was replaced during startup; start again\n");
+			goto out;
+		}
+		vault_keys_free(keys);
+		keys = fresh;
+		vs.keys = keys;
+	}
+	vault_kek_guard_note_epoch(guard, vault_keys_current_epoch(keys));
 	if (vault_server_start(&vs, &ei) != 0) {
 		rc = die("startup", &ei);
 		goto out;
@@ -267,8 +321,78 @@ cmd_serve(const char *config)
 	rc = 0;
 out:
 	audit_log_free(vs.audit);
+	/* the lock goes last, once nothing wraps a key any more */
+	vault_kek_guard_stop(guard);
 	pii_pg_free(vs.db);
 	vault_keys_free(keys);
+	vault_config_free(cfg);
+	return rc;
+}
+
+/*
+ * rotate-kek (docs/keys.md section 4).  The lock comes first and the
+ * keystore after it: keys read before the lock could predate a rotation that
+ * finished meanwhile, and rewriting the keystore from them would bring its
+ * destroyed epoch back and lose its new one.
+ */
+static int
+cmd_rotate_kek(const char *config)
+{
+	struct vault_config *cfg = NULL;
+	struct vault_keys *keys = NULL;
+	struct pii_pg *lockdb = NULL, *db = NULL;
+	struct vault_rotate_result res;
+	struct pii_errinfo ei;
+	char destroyed[VAULT_ROTATE_MAX_EPOCHS * 11 + 8];
+	size_t i, off = 0;
+	int rc = 1;
+
+	pii_errinfo_clear(&ei);
+	memset(&res, 0, sizeof(res));
+	/* key material in memory: no core dump, no ptrace by peers */
+	{
+		struct rlimit nocore = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &nocore);
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	}
+	if (open_all(config, &cfg, NULL, &ei) != 0) {
+		rc = die("rotate-kek", &ei);
+		goto out;
+	}
+	if (pii_pg_new(cfg->database, "pii-vault-rotate-kek", 0, &lockdb) != 0 ||
+	    pii_pg_new(cfg->database, "pii-vault-rotate-kek", 0, &db) != 0) {
+		fprintf(stderr, "pii-vault: out of memory\n");
+		goto out;
+	}
+	if (vault_rotate_lock(lockdb, &ei) != 0 ||
+	    vault_keys_open(cfg->root_key_file, cfg->keystore_file, &keys,
+	    &ei) != 0) {
+		rc = die("rotate-kek", &ei);
+		goto out;
+	}
+	pii_log(PII_LOG_INFO, "event=rotate_kek_start keystore=%s epoch=%u",
+	    vault_keys_keystore_id(keys), vault_keys_current_epoch(keys));
+	if (vault_rotate_kek_run(db, keys, 0, &res, &ei) != 0) {
+		rc = die("rotate-kek", &ei);
+		goto out;
+	}
+	if (res.unreadable > 0)
+		fprintf(stderr, "pii-vault: rotate-kek: %lld subject keys were "
+		    "already unreadable (destroyed epoch); left as they are\n",
+		    res.unreadable);
+	destroyed[0] = '\0';
+	for (i = 0; i < res.ndestroyed && off < sizeof(destroyed); i++)
+		off += (size_t)snprintf(destroyed + off, sizeof(destroyed) - off,
+		    "%s%u", i > 0 ? "," : "", res.destroyed[i]);
+	printf("rotate-kek: epoch %u current; %lld subject keys re-wrapped; "
+	    "destroyed epochs %s\n", res.epoch, res.rewrapped,
+	    res.ndestroyed > 0 ? destroyed : "none");
+	rc = 0;
+out:
+	vault_keys_free(keys);
+	pii_pg_free(db);
+	pii_pg_free(lockdb);   /* closes its connection: the lock goes last */
 	vault_config_free(cfg);
 	return rc;
 }
@@ -338,6 +462,8 @@ main(int argc, char **argv)
 		return cmd_migrate(config);
 	if (strcmp(cmd, "serve") == 0)
 		return cmd_serve(config);
+	if (strcmp(cmd, "rotate-kek") == 0)
+		return cmd_rotate_kek(config);
 	fprintf(stderr, "pii-vault: unknown command '%s'\n", cmd);
 	return usage(stderr, 2);
 }

@@ -17,7 +17,7 @@ main_pid=$(cat "$PIIV_DIR/run/vault.pid")
 kill -STOP "$main_pid"
 trap 'kill -CONT "$main_pid" 2>/dev/null; vault_stop; rm -rf "$T"' EXIT
 
-vault_config crash "s/\"writer\": \"vault-dev\",/\"writer\": \"dsrcrash-$R\",/"
+vault_config crash "s/\"writer\": \"vault-dev\",/\"writer\": \"vault-dsrcrash-$R\",/"
 points=(dsr_start_before_audit dsr_start_after_audit dsr_started dsr_work_done
 	dsr_complete_after_audit dsr_completed)
 
