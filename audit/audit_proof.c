@@ -27,7 +27,7 @@
 /* The writer's largest stored checkpoint with size > seq (sorted by size
  * then time, so repeated copies of one size give the latest). */
 static int
-find_checkpoint(PGconn *c, const char *writer, uint64_t seq,
+find_checkpoint(PGconn *c, const char *writer, uint64_t seq, int smallest,
     struct audit_checkpoint *cp, struct pii_errinfo *ei)
 {
 	const char *p[2];
@@ -39,7 +39,12 @@ find_checkpoint(PGconn *c, const char *writer, uint64_t seq,
 	snprintf(num, sizeof(num), "%" PRIu64, seq);
 	p[0] = writer;
 	p[1] = num;
-	q = PQexecParams(c, "SELECT size, encode(root, 'hex'), at_us, key_id,"
+	q = PQexecParams(c, smallest ?
+	    "SELECT size, encode(root, 'hex'), at_us, key_id,"
+	    " encode(signature, 'hex') FROM audit_checkpoints"
+	    " WHERE writer = $1 AND size > $2::bigint"
+	    " ORDER BY size ASC, at_us DESC LIMIT 1" :
+	    "SELECT size, encode(root, 'hex'), at_us, key_id,"
 	    " encode(signature, 'hex') FROM audit_checkpoints"
 	    " WHERE writer = $1 AND size > $2::bigint"
 	    " ORDER BY size DESC, at_us DESC LIMIT 1", 2, NULL, p, NULL, NULL, 0);
@@ -125,6 +130,13 @@ int
 audit_proof_build(PGconn *c, const char *writer, uint64_t seq,
     char **json_out, struct pii_errinfo *ei)
 {
+	return audit_proof_build_against(c, writer, seq, 0, json_out, ei);
+}
+
+int
+audit_proof_build_against(PGconn *c, const char *writer, uint64_t seq,
+    int smallest, char **json_out, struct pii_errinfo *ei)
+{
 	struct audit_checkpoint cp;
 	unsigned char (*leaves)[32] = NULL, *enc = NULL, leaf[32], root[32];
 	unsigned char path[AUDIT_MERKLE_MAX_PROOF][32];
@@ -136,7 +148,7 @@ audit_proof_build(PGconn *c, const char *writer, uint64_t seq,
 	if (!audit_origin_ok(writer))
 		return pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, "writer",
 		    "not a writer origin");
-	if ((r = find_checkpoint(c, writer, seq, &cp, ei)) != 0)
+	if ((r = find_checkpoint(c, writer, seq, smallest, &cp, ei)) != 0)
 		return r;
 	if (cp.size > (64ULL << 20))
 		return pii_errinfo_set(ei, PII_ERR_TOO_LARGE, NULL, "checkpoint "

@@ -35,6 +35,11 @@
  * stored checkpoint that covers it.  *json_out is new (free()). */
 int audit_proof_build(PGconn *c, const char *writer, uint64_t seq,
     char **json_out, struct pii_errinfo *ei);
+/* As audit_proof_build; with smallest, against the writer's smallest stored
+ * checkpoint that covers the record, which reads the fewest leaves (an
+ * erasure receipt is built once, soon after its record). */
+int audit_proof_build_against(PGconn *c, const char *writer, uint64_t seq,
+    int smallest, char **json_out, struct pii_errinfo *ei);
 
 struct audit_proof_result {
 	struct audit_checkpoint cp;      /* the checkpoint it was checked against */

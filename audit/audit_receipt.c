@@ -141,7 +141,8 @@ audit_receipt_check(const char *text, size_t len,
 	if (strcmp(res->proof.cp.origin, origin) != 0 || v->seq != (uint64_t)seq ||
 	    !field_is(&v->action, "erasure") || !field_is(&v->decision, "allow") ||
 	    !field_is(&v->subject_token, stok) || !field_is(&v->request_id, rid) ||
-	    !field_is(&v->batch_id, rid)) {
+	    !field_is(&v->batch_id, rid) || !field_is(&v->actor, "dsr-executor") ||
+	    v->count != (int64_t)res->values_erased) {
 		r = pii_errinfo_set(ei, PII_ERR_CRYPTO, "proof",
 		    "the proven audit record is not the erasure this receipt states");
 		goto out;

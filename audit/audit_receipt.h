@@ -17,9 +17,10 @@
  *
  * The check: the signature verifies under a trusted key; the proof verifies
  * against a signed checkpoint; and the proven record is the erasure the
- * statement describes: action "erasure", decision allow, the statement's
- * subject token, its request id (request_id and batch_id), its origin and
- * sequence number.  A receipt holds no PII.
+ * statement describes: action "erasure" by actor "dsr-executor", decision
+ * allow, the statement's subject token, its request id (request_id and
+ * batch_id), its origin and sequence number, and its count of values
+ * erased.  A receipt holds no PII.
  */
 #ifndef AUDIT_RECEIPT_H
 #define AUDIT_RECEIPT_H

@@ -463,15 +463,15 @@ vault_server_start(struct vault_server *vs, struct pii_errinfo *ei)
 	hc.timeout_seconds = (unsigned int)cfg->connection_timeout_seconds;
 	hc.max_body = (size_t)cfg->max_small_body_bytes;
 	hc.server_name = "piiv_vault";
+	/* the executor first: the handlers use it (wake, metrics) */
+	if ((r = vault_dsr_exec_start(vs, ei)) != 0)
+		return r;
 	r = pii_http_start_with_admin(&hc, api_handler, api_limit,
 	    cfg->has_admin ? cfg->admin_listen.address : NULL,
 	    (uint16_t)cfg->admin_listen.port, admin_handler, vs, vs->metrics,
 	    &vs->api, &vs->admin, ei);
-	if (r == 0 && (r = vault_dsr_exec_start(vs, ei)) != 0) {
-		pii_http_stop(vs->api);
-		pii_http_stop(vs->admin);
-		vs->api = vs->admin = NULL;
-	}
+	if (r != 0)
+		vault_dsr_exec_stop(vs);
 	return r;
 }
 

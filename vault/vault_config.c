@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "../common/config.h"
@@ -136,6 +137,13 @@ parse_identities(const json_t *v, void *dst, const char *path,
 		if (r != 0)
 			goto next;
 		snprintf(id->name, sizeof(id->name), "%s", raw.name);
+		if (strcmp(id->name, "dsr-executor") == 0 ||
+		    strcmp(id->name, "anonymous") == 0) {
+			r = pii_errinfo_set(ei, PII_ERR_CONFIG,
+			    pii_json_path_key(q, sizeof(q), p, "name"),
+			    "\"%s\" is reserved (the audit log uses it)", id->name);
+			goto next;
+		}
 		for (j = 0; j < cfg->nidentities; j++)
 			if (strcmp(cfg->identities[j].name, id->name) == 0) {
 				r = pii_errinfo_set(ei, PII_ERR_CONFIG,
@@ -198,6 +206,29 @@ next:
 	return r;
 }
 
+/* https://..., or http:// to a loopback host, as libcurl parses the URL
+ * (a prefix test would pass http://127.0.0.1@elsewhere/). */
+static int
+notify_url_ok(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int ok = 0;
+
+	if (u == NULL)
+		return 0;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+		ok = strcmp(scheme, "https") == 0 || (strcmp(scheme, "http") == 0 &&
+		    (strcmp(host, "127.0.0.1") == 0 || strcmp(host, "[::1]") == 0 ||
+		    strcmp(host, "localhost") == 0));
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 struct top {
 	struct vault_config *cfg;
 };
@@ -245,7 +276,7 @@ vault_config_load(const char *path, struct vault_config **out,
 		{ "dsr_notify_file", PII_CFG_STRING, C(dsr_notify_file), 0, 0, 4096, NULL },
 		{ "dsr_notify_url", PII_CFG_STRING, C(dsr_notify_url), 0, 0, 4096, NULL },
 		{ "dsr_notify_cacert", PII_CFG_STRING, C(dsr_notify_cacert), 0, 0, 4096, NULL },
-		{ "export_max_history", PII_CFG_INT, C(export_max_history), 0, 0, 1000000, NULL },
+		{ "export_max_history", PII_CFG_INT, C(export_max_history), 0, 1, 1000000, NULL },
 		{ NULL, 0, 0, 0, 0, 0, NULL },
 	};
 #undef C
@@ -285,13 +316,9 @@ vault_config_load(const char *path, struct vault_config **out,
 		    "must be less than audit_publish_window_seconds");
 		goto out;
 	}
-	if (cfg->dsr_notify_url != NULL &&
-	    strncmp(cfg->dsr_notify_url, "https://", 8) != 0 &&
-	    strncmp(cfg->dsr_notify_url, "http://127.0.0.1", 16) != 0 &&
-	    strncmp(cfg->dsr_notify_url, "http://[::1]", 12) != 0 &&
-	    strncmp(cfg->dsr_notify_url, "http://localhost", 16) != 0) {
+	if (cfg->dsr_notify_url != NULL && !notify_url_ok(cfg->dsr_notify_url)) {
 		r = pii_errinfo_set(ei, PII_ERR_CONFIG, "dsr_notify_url",
-		    "must be an https:// URL (plain http only on loopback)");
+		    "must be an https:// URL (plain http only to a loopback host)");
 		goto out;
 	}
 	cfg->has_admin = json_object_get(root, "admin_listen") != NULL;

@@ -443,6 +443,20 @@ dsr_list(struct vault_server *vs, struct vault_caller *who,
 	snprintf(limbuf, sizeof(limbuf), "%ld", n);
 	if ((r = pii_pg_conn(vs->db, &c)) != 0)
 		goto fail;
+	if (after != NULL) {
+		const char *q[1] = { after };
+
+		if ((r = pii_pg_exec(vs->db, c, "SELECT 1 FROM dsr_requests"
+		    " WHERE id = $1", 1, q, &res)) != 0)
+			goto fail;
+		if (PQntuples(res) == 0) {
+			r = pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, "after",
+			    "no such request");
+			goto fail;
+		}
+		PQclear(res);
+		res = NULL;
+	}
 	{
 		const char *q[5] = { status, due_before, stok, after, limbuf };
 
@@ -720,7 +734,7 @@ dsr_export(struct vault_server *vs, struct vault_caller *who, const char *id,
 		goto out;
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), "export") != 0) {
-		pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, NULL,
+		pii_errinfo_set(&ei, PII_ERR_CONFLICT, NULL,
 		    "this request is a %s, not an export", PQgetvalue(res, 0, 0));
 		deny(vs, who, "export_fetch", PQgetvalue(res, 0, 2), id, &ei, req, resp);
 		goto out;
@@ -753,8 +767,12 @@ dsr_export(struct vault_server *vs, struct vault_caller *who, const char *id,
 			goto fail;
 		}
 		if ((r = vault_export_html(bundle, &html, &hl, &ei)) != 0) {
-			pii_log(PII_LOG_ERROR, "event=export_render_failed dsr=%s", id);
-			r = pii_errinfo_set(&ei, PII_ERR_INTERNAL, NULL,
+			pii_log(PII_LOG_ERROR, "event=export_render_failed dsr=%s "
+			    "reason=%s", id, pii_err_api_code(r));
+			pii_errinfo_clear(&ei);
+			r = r == PII_ERR_TOO_LARGE ? pii_errinfo_set(&ei, r, "format",
+			    "the export is too large for a page; fetch the JSON bundle") :
+			    pii_errinfo_set(&ei, PII_ERR_INTERNAL, NULL,
 			    "internal error (see the vault log)");
 			goto fail;
 		}
@@ -826,7 +844,8 @@ dsr_receipt(struct vault_server *vs, struct vault_caller *who, const char *id,
 	    "SELECT d.kind, d.status, d.subject_token, " DSR_RFC3339("d.received_at") ","
 	    " " DSR_RFC3339("d.due_at") ", " DSR_RFC3339("d.completed_at") ","
 	    " d.kek_epoch, d.values_erased, d.audit_origin, d.audit_seq,"
-	    " (SELECT e.id FROM erasure_events e WHERE e.dsr_id = d.id)"
+	    " (SELECT e.id FROM erasure_events e WHERE e.dsr_id = d.id),"
+	    " d.receipt_proof"
 	    " FROM dsr_requests d WHERE d.id = $1", 1, q, &res);
 	if (r != 0)
 		goto fail;
@@ -844,14 +863,29 @@ dsr_receipt(struct vault_server *vs, struct vault_caller *who, const char *id,
 		deny(vs, who, "receipt", PQgetvalue(res, 0, 2), id, &ei, req, resp);
 		goto out;
 	}
-	/* the proof of the erasure's own audit record */
-	if ((r = pii_pg_conn(vs->audit_read, &ac)) != 0) {
+	/* the proof of the erasure's own audit record: built once, against the
+	 * first checkpoint that covers it, and kept with the request */
+	if (!PQgetisnull(res, 0, 11)) {
+		if ((proof = strdup(PQgetvalue(res, 0, 11))) == NULL) {
+			r = PII_ERR_NOMEM;
+			goto fail;
+		}
+	} else if ((r = pii_pg_conn(vs->audit_read, &ac)) != 0) {
 		r = pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
 		    "the audit database is unavailable; retry later");
 		goto fail;
 	}
-	r = audit_proof_build(ac, PQgetvalue(res, 0, 8),
-	    strtoull(PQgetvalue(res, 0, 9), NULL, 10), &proof, &ei);
+	if (proof == NULL && (r = audit_proof_build_against(ac,
+	    PQgetvalue(res, 0, 8), strtoull(PQgetvalue(res, 0, 9), NULL, 10), 1,
+	    &proof, &ei)) == 0) {
+		const char *k[2] = { id, proof };
+
+		/* keeping it is an optimization: a failure only means the
+		 * next request builds it again */
+		if (pii_pg_exec(vs->db, c, "UPDATE dsr_requests SET receipt_proof = $2"
+		    " WHERE id = $1 AND receipt_proof IS NULL", 2, k, NULL) != 0)
+			pii_log(PII_LOG_WARN, "event=receipt_proof_not_kept dsr=%s", id);
+	}
 	if (r != 0) {
 		if (r == PII_ERR_NOT_FOUND) {
 			pii_errinfo_clear(&ei);
@@ -962,7 +996,8 @@ vault_dsr_handle(struct vault_server *vs, const struct vault_caller *who_in,
 	slash = strchr(rest, '/');
 	n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
 	sub = slash != NULL ? slash + 1 : "";
-	if (!id_ok(rest, n) || strchr(sub, '/') != NULL) {
+	if (!id_ok(rest, n) || strchr(sub, '/') != NULL ||
+	    (slash != NULL && sub[0] == '\0')) {
 		pii_errinfo_set(&ei, PII_ERR_NOT_FOUND, NULL, "no such endpoint");
 		pii_http_reply_error(resp, req, &ei);
 		return;
@@ -1071,7 +1106,7 @@ vault_erasures_list(struct vault_server *vs, const struct vault_caller *who,
 	int r, i;
 
 	pii_errinfo_clear(&ei);
-	if (after != NULL && (after[0] == '\0' || strlen(after) > 19 ||
+	if (after != NULL && (after[0] == '\0' || strlen(after) > 18 ||
 	    strspn(after, "0123456789") != strlen(after))) {
 		r = pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, "after",
 		    "must be an event id (a whole number)");
@@ -1100,6 +1135,7 @@ vault_erasures_list(struct vault_server *vs, const struct vault_caller *who,
 		    " 'erased_at', " DSR_RFC3339("erased_at") ")::text"
 		    " FROM erasure_events WHERE id > coalesce($1::bigint,"
 		    "  (SELECT acked_id FROM erasure_acks WHERE consumer = $2), 0)"
+		    " AND txid < pg_snapshot_xmin(pg_current_snapshot())"
 		    " ORDER BY id LIMIT $3::integer", 3, q, &res);
 		if (r != 0)
 			goto fail;

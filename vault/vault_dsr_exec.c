@@ -121,10 +121,11 @@ do_erasure(struct vault_server *vs, PGconn *c, const char *dsr_id,
 	    (r = exec_sql(vs, c, "UPDATE subjects SET status = 'erased',"
 	    " erased_at = now(), value_tokens = NULL WHERE id = $1::bigint",
 	    1, p, NULL)) != 0 ||
-	    /* exports were sealed under the key just deleted: drop them too */
-	    (r = exec_sql(vs, c, "UPDATE dsr_requests SET export_sealed = NULL"
-	    " WHERE subject_id = $1::bigint AND export_sealed IS NOT NULL",
-	    1, p, NULL)) != 0)
+	    /* exports were sealed under the key just deleted: drop them too,
+	     * with the text staff typed about the person's requests */
+	    (r = exec_sql(vs, c, "UPDATE dsr_requests SET export_sealed = NULL,"
+	    " requested_by = NULL, extension_reason = NULL, rejected_reason = NULL"
+	    " WHERE subject_id = $1::bigint", 1, p, NULL)) != 0)
 		goto out;
 	{
 		const char *q[4] = { p[1], subject_token, p[2], p[3] };
@@ -158,8 +159,9 @@ access_history(struct vault_server *vs, const char *subject_token, json_t **out)
 	    " 'on_behalf_of', on_behalf_of, 'role', role, 'action', action,"
 	    " 'purpose', purpose, 'ticket', ticket, 'decision', decision,"
 	    " 'reason', reason, 'categories', categories)::text"
-	    " FROM audit_records WHERE subject_token = $1"
-	    " ORDER BY at, writer, seq LIMIT $2::bigint", 2, p, &res);
+	    " FROM (SELECT * FROM audit_records WHERE subject_token = $1"
+	    "   ORDER BY at DESC, writer DESC, seq DESC LIMIT $2::bigint) r"
+	    " ORDER BY at, writer, seq", 2, p, &res);
 	if (r != 0)
 		return PII_ERR_AUDIT_UNAVAILABLE;
 	*out = json_array();
@@ -338,6 +340,32 @@ run_one(struct vault_dsr_exec *ex, int *did)
 	snprintf(sid, sizeof(sid), "%s", PQgetvalue(res, 0, 3));
 	snprintf(stok, sizeof(stok), "%s", PQgetvalue(res, 0, 4));
 	who.request_id = id;
+	{
+		const char *p[1] = { id };
+
+		/* Before any work: the next attempt waits, so a request whose
+		 * work kills the process (it crashes it each time) backs off
+		 * instead of being retried at once after every restart. */
+		if ((r = pii_pg_exec(vs->db, c, "UPDATE dsr_requests SET"
+		    " attempts = attempts + 1, next_attempt_at = now() +"
+		    " make_interval(secs => least(power(2, attempts + 1), 3600))"
+		    " WHERE id = $1", 1, p, NULL)) != 0)
+			goto fail;
+		if (strcmp(PQgetvalue(res, 0, 2), "in_progress") == 0) {
+			/* a resumed request: the bump is committed on its own */
+			PQclear(res);
+			res = NULL;
+			if ((r = pii_pg_exec(vs->db, c, "COMMIT", 0, NULL, NULL)) != 0 ||
+			    (r = pii_pg_exec(vs->db, c, "BEGIN", 0, NULL, NULL)) != 0 ||
+			    (r = pii_pg_exec(vs->db, c, CLAIM_SQL("d.id = $1 AND"
+			    " d.status = 'in_progress'"), 1, p, &res)) != 0)
+				goto fail;
+			if (PQntuples(res) == 0) {
+				r = pii_pg_exec(vs->db, c, "COMMIT", 0, NULL, NULL);
+				goto out;
+			}
+		}
+	}
 	if (strcmp(PQgetvalue(res, 0, 2), "verified") == 0) {
 		const char *p[1] = { id };
 
@@ -367,8 +395,25 @@ run_one(struct vault_dsr_exec *ex, int *did)
 			goto out;
 		}
 	}
-	/* transaction 2 (row locked, status in_progress): the work */
-	erased = strcmp(PQgetvalue(res, 0, 6), "erased") == 0;
+	/* transaction 2 (row locked, status in_progress): the work.  The
+	 * subject's row is locked too, FOR UPDATE by an erasure (a concurrent
+	 * ingest that gives the subject a value updates that row, so one
+	 * waits for the other) and FOR SHARE otherwise (no erasure meanwhile);
+	 * its status is read under that lock. */
+	{
+		const char *p[1] = { sid };
+		PGresult *lk = NULL;
+
+		r = pii_pg_exec(vs->db, c, strcmp(kind, "erasure") == 0 ?
+		    "SELECT status FROM subjects WHERE id = $1::bigint FOR UPDATE" :
+		    "SELECT status FROM subjects WHERE id = $1::bigint FOR SHARE",
+		    1, p, &lk);
+		if (r != 0)
+			goto fail;
+		erased = PQntuples(lk) != 1 ||
+		    strcmp(PQgetvalue(lk, 0, 0), "erased") == 0;
+		PQclear(lk);
+	}
 	if (erased && strcmp(kind, "erasure") != 0) {
 		const char *p[1] = { id };
 
@@ -506,7 +551,7 @@ notify_url(const struct vault_config *cfg, const char *line, size_t len)
 	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(cu, CURLOPT_POSTFIELDS, line);
 	curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE, (long)len);
-	curl_easy_setopt(cu, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(cu, CURLOPT_TIMEOUT, 5L);
 	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, discard_body);
 	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "https,http");
@@ -546,17 +591,30 @@ overdue_sweep(struct vault_dsr_exec *ex)
 	PGconn *c;
 	int i;
 
+	/* claimed under row locks (SKIP LOCKED), so that several vaults do
+	 * not report one request each */
 	if (pii_pg_conn(vs->db, &c) != 0 ||
-	    pii_pg_exec(vs->db, c, "SELECT id, jsonb_build_object('event',"
+	    pii_pg_exec(vs->db, c, "BEGIN", 0, NULL, NULL) != 0)
+		return;
+	if (pii_pg_exec(vs->db, c, "SELECT id, jsonb_build_object('event',"
 	    " 'dsr_overdue', 'id', id, 'kind', kind, 'status', status,"
 	    " 'subject_token', subject_token,"
 	    " 'received_at', " DSR_RFC3339("received_at") ","
 	    " 'due_at', " DSR_RFC3339("due_at") ")::text, " DSR_RFC3339("due_at") ","
 	    " kind, status FROM dsr_requests WHERE status IN " DSR_OPEN
 	    " AND due_at < now() AND overdue_notified_at IS NULL"
-	    " ORDER BY due_at LIMIT 1000", 0, NULL, &res) != 0)
+	    " ORDER BY due_at LIMIT 100 FOR UPDATE SKIP LOCKED", 0, NULL, &res) != 0) {
+		rollback(vs, c);
 		return;
+	}
 	for (i = 0; i < PQntuples(res); i++) {
+		int stop;
+
+		pthread_mutex_lock(&ex->mu);
+		stop = ex->stopping;
+		pthread_mutex_unlock(&ex->mu);
+		if (stop)
+			break;
 		const char *id = PQgetvalue(res, i, 0);
 		const char *line = PQgetvalue(res, i, 1);
 		size_t len = strlen(line);
@@ -589,6 +647,8 @@ overdue_sweep(struct vault_dsr_exec *ex)
 		}
 	}
 	PQclear(res);
+	if (pii_pg_exec(vs->db, c, "COMMIT", 0, NULL, NULL) != 0)
+		rollback(vs, c);
 }
 
 static void *
@@ -622,7 +682,7 @@ vault_dsr_exec_start(struct vault_server *vs, struct pii_errinfo *ei)
 
 	crash_at = getenv("PIIV_CRASH_AT");
 	if ((ex = calloc(1, sizeof(*ex))) == NULL)
-		return PII_ERR_NOMEM;
+		return pii_errinfo_set(ei, PII_ERR_NOMEM, NULL, "out of memory");
 	ex->vs = vs;
 	pthread_mutex_init(&ex->mu, NULL);
 	pthread_cond_init(&ex->cv, NULL);
@@ -630,7 +690,7 @@ vault_dsr_exec_start(struct vault_server *vs, struct pii_errinfo *ei)
 	ex->threads = calloc((size_t)vs->cfg->dsr_workers + 1, sizeof(pthread_t));
 	if (ex->threads == NULL) {
 		vault_dsr_exec_stop(vs);
-		return PII_ERR_NOMEM;
+		return pii_errinfo_set(ei, PII_ERR_NOMEM, NULL, "out of memory");
 	}
 	for (i = 0; i < (size_t)vs->cfg->dsr_workers; i++) {
 		if (pthread_create(&ex->threads[i], NULL, worker_main, ex) != 0) {

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "../audit/audit_log.h"
@@ -416,6 +417,11 @@ main(int argc, char **argv)
 	}
 	pii_json_init();
 	pii_log_setup("pii-vault", PII_LOG_INFO);
+	/* once, before any thread: the DSR overdue hook uses libcurl */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "pii-vault: libcurl failed to initialize\n");
+		return 1;
+	}
 	if (argc < 2)
 		return usage(stderr, 2);
 	cmd = argv[1];

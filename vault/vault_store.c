@@ -110,6 +110,7 @@ static const char *const vault_m4[] = {
 	"  kek_epoch integer,"
 	"  values_erased integer,"
 	"  export_sealed bytea,"
+	"  receipt_proof text,"
 	"  attempts integer NOT NULL DEFAULT 0,"
 	"  next_attempt_at timestamptz,"
 	"  created_at timestamptz NOT NULL DEFAULT now())",
@@ -123,7 +124,11 @@ static const char *const vault_m4[] = {
 	"  subject_token text NOT NULL,"
 	"  tokens text[] NOT NULL,"
 	"  shared_tokens text[] NOT NULL,"
-	"  erased_at timestamptz NOT NULL)",
+	"  erased_at timestamptz NOT NULL,"
+	/* readers see an event only once every transaction that could still
+	 * commit a smaller id has ended: ids are taken at insert, not at
+	 * commit, and a consumer acknowledging id N must never skip N-1 */
+	"  txid xid8 NOT NULL DEFAULT pg_current_xact_id())",
 	"CREATE TABLE erasure_acks ("
 	"  consumer text PRIMARY KEY,"
 	"  acked_id bigint NOT NULL,"

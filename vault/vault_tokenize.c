@@ -83,6 +83,7 @@ struct tk_batch {
 	struct vault_dek_set *deks;    /* slot i for subjects[i] */
 	const char *cats[AUDIT_MAX_CATEGORIES];
 	size_t ncats;
+	int raced;                     /* a subject was erased under this batch */
 };
 
 static void
@@ -376,6 +377,7 @@ batch_reset(struct tk_batch *b)
 	pii_buf_reset(&b->known);
 	for (i = 0; i < b->nrecs; i++)
 		b->recs[i].dropped = 0;
+	b->raced = 0;
 }
 
 /*
@@ -842,16 +844,27 @@ store_values(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 		    " added AS (SELECT subject_id, string_agg(token, ' ') AS toks"
 		    "  FROM ins GROUP BY subject_id),"
 		    " upd AS (UPDATE subjects s SET value_tokens = CASE"
+		    "  WHEN s.value_tokens IS NULL THEN NULL"
 		    "  WHEN length(s.value_tokens) + length(a.toks) + 1 > "
 		    VALUE_TOKENS_MAX_STR " THEN NULL"
 		    "  WHEN s.value_tokens = '' THEN a.toks"
 		    "  ELSE s.value_tokens || ' ' || a.toks END"
 		    "  FROM added a WHERE s.id = a.subject_id"
-		    "  AND s.value_tokens IS NOT NULL)"
-		    " SELECT count(*) FROM ins", 5, p, &res);
+		    "  AND s.status = 'active' RETURNING s.id)"
+		    " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM added),"
+		    " (SELECT count(*) FROM upd)", 5, p, &res);
 		if (r != 0)
 			goto out;
 		*stored = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		/* Every subject that gained a value had its row updated, which
+		 * locks it against an erasure (which locks it first, FOR
+		 * UPDATE).  A row the update skipped was erased after this
+		 * batch read it: the batch runs again and drops the subject. */
+		if (strcmp(PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2)) != 0) {
+			b->raced = 1;
+			r = PII_ERR_CONFLICT;
+			goto out;
+		}
 	}
 	*stored += copied;
 	r = 0;
@@ -1048,8 +1061,8 @@ run_batch(struct vault_server *vs, PGconn *c, struct tk_batch *b,
 	r = 0;
 	goto out;
 dbfail:
-	*transient = (r == PII_ERR_CONFLICT || r == PII_ERR_SQL) &&
-	    pii_pg_last_transient();
+	*transient = b->raced || ((r == PII_ERR_CONFLICT || r == PII_ERR_SQL) &&
+	    pii_pg_last_transient());
 	if (!*transient)
 		vault_db_error(vs, r, ei);
 out:

@@ -344,6 +344,44 @@ expect_eq "rotate-kek with another keystore than the database's: exit 1" "$RC" 1
 grep -q 'another keystore' "$T/rot.err" && ok "... saying so" || fail "keystore mismatch message" "$(head -c 300 "$T/rot.err")"
 expect_eq "... that keystore is unchanged" "$(sum "$T/keys2/keystore.json")" "$before"
 
+# ---- erasure reaches backups: a dump taken before an erasure, restored after a rotation ----
+ERADB=piiv_rotera_$R
+ERAOLD=piiv_roteraold_$R
+mkdir -p "$T/keys3" && chmod 0700 "$T/keys3"
+"$V" keygen --out "$T/keys3/root.key" --keystore "$T/keys3/keystore.json" >/dev/null 2>&1
+mkdb "$ERADB" && cfg rotera "$ERADB" "$T/keys3" && "$V" migrate --config "$T/rotera.json" >/dev/null 2>&1 &&
+	ok "erasure: a vault of its own" || fail "erasure: setup"
+vault_start rotera || fail "erasure: vault started"
+st=$(vault_curl tagger -o "$T/era.json" -w '%{http_code}' -X POST "$VURL/v1/tokenize" \
+	--data-binary "{\"source\":\"rotate.erase\",\"records\":[{\"subject\":\"user:era-$R-1\",\"fields\":{\"email\":\"era-$R-1@example.com\",\"name\":\"Era One\"}},{\"subject\":\"user:era-$R-2\",\"fields\":{\"email\":\"era-$R-2@example.com\"}}]}")
+expect_eq "erasure: two subjects ingested" "$st" 200
+"$pg_bin/pg_dump" "$(vaultpg "$ERADB")" >"$T/era-old.sql" 2>/dev/null && ok "erasure: pg_dump before the erasure" || fail "erasure: pg_dump"
+vault_curl proxy -o "$T/era-dsr.json" -H "X-Piiv-On-Behalf-Of: dpo@corp" -X POST "$VURL/v1/dsr" \
+	--data-binary "{\"kind\":\"erasure\",\"subject\":\"user:era-$R-1\",\"verified\":true}" >/dev/null
+eid=$(json_get id "$T/era-dsr.json")
+for _ in $(seq 1 100); do
+	[[ $(vault_curl proxy "$VURL/v1/dsr/$eid" | json_get status 2>/dev/null) == completed ]] && break
+	sleep 0.2
+done
+expect_eq "erasure: completed" "$(vault_curl proxy "$VURL/v1/dsr/$eid" | json_get status)" completed
+expect_eq "erasure: reveal answers 410" "$(rev "$VURL" "user:era-$R-1")" 410
+vault_stop
+rotate "$T/rotera.json"
+expect_eq "erasure: rotate-kek after the erasure" "$RC" 0
+mkdb "$ERAOLD" && q "$(vaultpg "$ERAOLD")" -f "$T/era-old.sql" >/dev/null 2>&1 && ok "erasure: the old dump restored" ||
+	fail "erasure: restore"
+expect_eq "erasure: the restored dump still holds the erased subject's wrapped key and ciphertext" \
+	"$(q "$(vaultpg "$ERAOLD")" -c "select count(*) from subjects s join subject_keys k on k.subject_id = s.id join pii_values v on v.subject_id = s.id where s.status = 'active'")" 3
+if cfg roteraold "$ERAOLD" "$T/keys3" && vault_start roteraold; then
+	st=$(rev "$VURL" "user:era-$R-1")
+	[[ $st != 200 ]] && ok "erasure: the erased subject cannot be decrypted from the restored dump (HTTP $st)" ||
+		fail "erasure: restored dump reveals the erased subject"
+	grep -qF "era-$R-1@example.com" "$T/rev.json" && fail "erasure: a value came back" || ok "erasure: no value comes back"
+	vault_stop
+else
+	fail "erasure: a vault on the restored dump starts"
+fi
+
 # under make check: this suite's own vaults and rotations left no sanitizer report
 vault_stop
 if grep -lE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|: runtime error: ' "$T"/*.log "$T"/rot.err 2>/dev/null; then

@@ -4,7 +4,8 @@
 #   - every endpoint row of docs/api.md, "| METHOD | /path | operation |",
 #     exists in the running vault: called with the proxy's credentials it
 #     answers neither 404 "no such endpoint" nor 405 (rows whose operation is
-#     "admin" are called on the admin listener);
+#     "admin" are called on the admin listener; a row whose path ends in
+#     "/*", a prefix route, needs a row of its method for a path below it);
 #   - every route of vault/vault_api.c (and every admin path) has its row,
 #     with the operation of its allow-list;
 #   - every error code of common/err.c's table appears in docs/api.md's error
@@ -77,6 +78,21 @@ fi
 for i in "${!doc_method[@]}"; do
 	m=${doc_method[$i]} p=${doc_path[$i]} op=${doc_op[$i]}
 	name="docs/api.md: $m $p ($op) exists"
+	# a route ending in "*" is a prefix whose handler routes further: the
+	# paths it serves are rows of their own, called like any other
+	if [[ $p == */\* ]]; then
+		under=''
+		for j in "${!doc_method[@]}"; do
+			[[ ${doc_method[$j]} == "$m" && ${doc_path[$j]} == "${p%\*}"?* &&
+				${doc_path[$j]} != *\* ]] && under=1
+		done
+		if [[ -n $under ]]; then
+			ok "$name (a prefix: the paths below it are rows of their own)"
+		else
+			fail "$name" "no '$m ${p%\*}…' row documents a path below this prefix"
+		fi
+		continue
+	fi
 	if [[ $op == admin ]]; then
 		if [[ -z ${PIIV_VAULT_ADMIN_URL:-} ]]; then
 			fail "$name" "no PIIV_VAULT_ADMIN_URL in the environment"
