@@ -135,6 +135,10 @@ int pol_category_info(const struct pol_policy *p, const char *category,
     long long *retention_days);
 /* Upper bound on a requested grant's minutes (policy field, default 240). */
 long long pol_grant_max_minutes(const struct pol_policy *p);
+/* The organization's deadline for subject-rights requests in days, stricter
+ * than the legal month (policy field dsr_deadline_days, 1..31), or 0 when
+ * the policy sets none. */
+long long pol_dsr_deadline_days(const struct pol_policy *p);
 
 /* Names in file order, for listing: counts, and the i-th name (borrowed from
  * p; NULL when i is out of range). */

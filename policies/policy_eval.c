@@ -542,6 +542,9 @@ pol_describe_roles(const struct pol_policy *p, const char *const *roles,
 	    "grant_max_minutes", (json_int_t)p->grant_max_minutes);
 	if (o == NULL)
 		return NULL;
+	if (p->dsr_deadline_days > 0)
+		json_object_set_new(o, "dsr_deadline_days",
+		    json_integer(p->dsr_deadline_days));
 	arr = json_object_get(o, "roles");
 	all = json_object_get(o, "capabilities");
 	for (i = 0; roles != NULL && i < nroles; i++) {

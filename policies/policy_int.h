@@ -91,6 +91,7 @@ struct pol_approval {
 struct pol_policy {
 	char *description;
 	long long grant_max_minutes;
+	long long dsr_deadline_days;    /* 0: none */
 	size_t ncategories, npurposes, nroles, napprovals;
 	struct pol_category *categories;
 	struct pol_purpose *purposes;

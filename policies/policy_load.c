@@ -830,8 +830,8 @@ pol_parse(const char *buf, size_t len, struct pol_policy **out,
     struct pii_errinfo *ei)
 {
 	static const char *const keys[] = { "version", "description",
-		"grant_max_minutes", "categories", "purposes", "roles", "approvals",
-		NULL };
+		"grant_max_minutes", "dsr_deadline_days", "categories", "purposes",
+		"roles", "approvals", NULL };
 	struct pii_errinfo local;
 	struct pol_policy *p = NULL;
 	json_t *root = NULL, *roles, *v;
@@ -892,6 +892,8 @@ pol_parse(const char *buf, size_t len, struct pol_policy **out,
 	if ((r = get_description(root, "", &p->description, ei)) != 0 ||
 	    (r = get_int(root, "grant_max_minutes", 0, 1, POL_MAX_GRANT_MINUTES,
 	    "", &p->grant_max_minutes, ei)) != 0 ||
+	    (r = get_int(root, "dsr_deadline_days", 0, 1, 31, "",
+	    &p->dsr_deadline_days, ei)) != 0 ||
 	    (r = parse_categories(p, root, ei)) != 0 ||
 	    (r = parse_purposes(p, root, ei)) != 0 ||
 	    (r = get_object(root, "roles", 1, "", &roles, ei)) != 0 ||
@@ -1015,6 +1017,12 @@ long long
 pol_grant_max_minutes(const struct pol_policy *p)
 {
 	return p->grant_max_minutes;
+}
+
+long long
+pol_dsr_deadline_days(const struct pol_policy *p)
+{
+	return p->dsr_deadline_days;
 }
 
 size_t

@@ -303,6 +303,38 @@ dsr_body(const struct pii_http_request *req, struct pii_errinfo *ei)
 	return r;
 }
 
+/* A new request under a policy with dsr_deadline_days: the body as sent,
+ * with deadline_days set to the stricter of the caller's and the policy's
+ * (the vault applies the stricter of that and its own).  *text is new. */
+static int
+create_body(const struct pii_http_request *req, long long days, char **text,
+    size_t *tlen, struct pii_errinfo *ei)
+{
+	json_t *root = NULL, *given;
+	int r;
+
+	if (req->body_len == 0)
+		return pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, NULL,
+		    "a request needs a JSON body (kind, subject)");
+	if ((r = proxy_parse_body(req, NULL, &root, ei)) != 0)
+		return r;
+	if (json_object_get(root, "context") != NULL) {
+		r = pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, "context",
+		    "is set by the proxy, not by the caller");
+		goto out;
+	}
+	given = json_object_get(root, "deadline_days");
+	if (given != NULL && json_is_integer(given) &&
+	    json_integer_value(given) >= 1 && json_integer_value(given) < days)
+		days = json_integer_value(given);
+	if (json_object_set_new(root, "deadline_days", json_integer(days)) != 0 ||
+	    pii_json_dump(root, text, tlen) != 0)
+		r = pii_errinfo_set(ei, PII_ERR_NOMEM, NULL, "out of memory");
+out:
+	json_decref(root);
+	return r;
+}
+
 /* ---- the answer ------------------------------------------------------------------ */
 
 /* The Content-Type to relay for the vault's, or NULL: JSON or HTML only,
@@ -446,6 +478,10 @@ proxy_dsr(struct proxy_server *ps, struct proxy_rules *rules,
 	if (strcmp(rt->method, "POST") == 0) {
 		if (route == DSR_RESOLVE)
 			r = resolve_body(req, who, role, &text, &tlen, &ei);
+		else if (route == DSR_CREATE &&
+		    pol_dsr_deadline_days(rules->policy) > 0)
+			r = create_body(req, pol_dsr_deadline_days(rules->policy),
+			    &text, &tlen, &ei);
 		else
 			r = dsr_body(req, &ei);
 		if (r != 0) {

@@ -218,7 +218,8 @@ dsr_create(struct vault_server *vs, struct vault_caller *who,
     const struct pii_http_request *req, struct pii_http_response *resp)
 {
 	static const char *const keys[] = { "kind", "subject", "subject_token",
-		"received_at", "purposes", "requested_by", "verified", NULL };
+		"received_at", "purposes", "requested_by", "verified",
+		"deadline_days", NULL };
 	static const char *const kinds[] = { "erasure", "export", "objection",
 		"restriction", NULL };
 	struct pii_errinfo ei;
@@ -229,6 +230,7 @@ dsr_create(struct vault_server *vs, struct vault_caller *who,
 	PGresult *res = NULL;
 	PGconn *c = NULL;
 	int64_t trecv, tdue;
+	long long days = 0, strict = vs->cfg->dsr_deadline_days;
 	int verified = 0, r;
 	size_t i;
 
@@ -242,8 +244,14 @@ dsr_create(struct vault_server *vs, struct vault_caller *who,
 	    NULL, &ei)) != 0 ||
 	    (r = pii_json_get_array(root, "purposes", 0, MAX_PURPOSES, "", &jp,
 	    &ei)) != 0 ||
-	    (r = pii_json_get_bool(root, "verified", 0, "", &verified, &ei)) != 0)
+	    (r = pii_json_get_bool(root, "verified", 0, "", &verified, &ei)) != 0 ||
+	    (r = pii_json_get_int(root, "deadline_days", 0, 1, 31, "", &days,
+	    &ei)) != 0)
 		goto fail;
+	/* a stricter deadline than the vault's own (the proxy passes its
+	 * policy's): the stricter of the two applies */
+	if (days > 0 && (strict == 0 || days < strict))
+		strict = days;
 	for (i = 0; kinds[i] != NULL && strcmp(kinds[i], kind) != 0; i++)
 		;
 	if (kinds[i] == NULL) {
@@ -294,7 +302,7 @@ dsr_create(struct vault_server *vs, struct vault_caller *who,
 			goto fail;
 		}
 	}
-	if ((r = vault_dsr_due(trecv, (int)vs->cfg->dsr_deadline_days, &tdue)) != 0) {
+	if ((r = vault_dsr_due(trecv, (int)strict, &tdue)) != 0) {
 		pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, "received_at", "out of range");
 		goto fail;
 	}

@@ -69,6 +69,12 @@ if ((10#$day <= 28)); then
 else
 	[[ $due > $recv ]] && ok "intake: due after receipt (month end)" || fail "intake: due" "$recv $due"
 fi
+expect_status "intake: a stricter deadline of 5 days" 201 - -- "${AS_PROXY[@]}" "${STAFF[@]}" -X POST "$PIIV_VAULT_URL/v1/dsr" \
+	-d "{\"kind\":\"export\",\"subject_token\":\"$C\",\"received_at\":\"2026-03-01T08:00:00Z\",\"deadline_days\":5}"
+expect_eq "deadline: 1 Mar + 5 days" "$(json_get due_at "$LAST_BODY")" "2026-03-06T08:00:00Z"
+dsr_post "v1/dsr/$(json_get id "$LAST_BODY")/reject" '{"reason":"test"}' >/dev/null
+expect_status "intake: deadline_days past 31 is refused" 400 bad_request -- "${AS_PROXY[@]}" "${STAFF[@]}" -X POST "$PIIV_VAULT_URL/v1/dsr" \
+	-d "{\"kind\":\"export\",\"subject_token\":\"$C\",\"deadline_days\":40}"
 expect_status "intake: a request received 31 Jan 2024 (leap year)" 201 - -- "${AS_PROXY[@]}" "${STAFF[@]}" -X POST "$PIIV_VAULT_URL/v1/dsr" \
 	-d "{\"kind\":\"erasure\",\"subject\":\"user:$R-b\",\"received_at\":\"2024-01-31T09:00:00Z\"}"
 cp "$LAST_BODY" "$T/late.json"

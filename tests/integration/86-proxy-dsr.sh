@@ -257,6 +257,36 @@ agent_access "an objection to marketing leaves support allowed" 200 -
 check "objection to support completes" wait_done "$(dsr_objection support)"
 agent_access "the proxy refuses support once the subject objects to it" 403 objection_in_force
 
+# ---- a policy's stricter DSR deadline reaches the vault through the proxy ----------------
+cp "$PIIV_POLICY" "$T/policy.orig"
+python3 - "$PIIV_POLICY" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["dsr_deadline_days"] = 10
+json.dump(p, open(sys.argv[1], "w"), indent=1)
+PY
+reloads() { grep -c 'event=policy_reloaded' "$PIIV_DIR/log/proxy.log"; }
+n0=$(reloads)
+kill -HUP "$(<"$PIIV_DIR/run/proxy.pid")"
+for _ in $(seq 1 50); do [[ $(reloads) -gt $n0 ]] && break; sleep 0.1; done
+expect_status "policy dsr_deadline_days 10: a request filed through the proxy" 201 - -- \
+	-H "Authorization: Bearer $PIIV_KEY_COMPLIANCE" "${JSON_CT[@]}" -X POST "$P/v1/dsr" \
+	-d '{"kind":"export","subject_token":"'"$stok"'","received_at":"2026-01-05T10:00:00Z"}'
+expect_eq "... is due ten days after receipt, not a month" "$(json_get due_at "$LAST_BODY")" "2026-01-15T10:00:00Z"
+dl=$(json_get id "$LAST_BODY")
+curl -sS -o /dev/null --cacert "$PIIV_CACERT" -H "Authorization: Bearer $PIIV_KEY_COMPLIANCE" "${JSON_CT[@]}" \
+	-X POST "$P/v1/dsr/$dl/reject" -d '{"reason":"test of the policy deadline"}'
+cp "$T/policy.orig" "$PIIV_POLICY"
+n0=$(reloads)
+kill -HUP "$(<"$PIIV_DIR/run/proxy.pid")"
+for _ in $(seq 1 50); do [[ $(reloads) -gt $n0 ]] && break; sleep 0.1; done
+expect_status "without it, the legal month again" 201 - -- \
+	-H "Authorization: Bearer $PIIV_KEY_COMPLIANCE" "${JSON_CT[@]}" -X POST "$P/v1/dsr" \
+	-d '{"kind":"export","subject_token":"'"$stok"'","received_at":"2026-01-05T10:00:00Z"}'
+expect_eq "... due 5 Feb" "$(json_get due_at "$LAST_BODY")" "2026-02-05T10:00:00Z"
+curl -sS -o /dev/null --cacert "$PIIV_CACERT" -H "Authorization: Bearer $PIIV_KEY_COMPLIANCE" "${JSON_CT[@]}" \
+	-X POST "$P/v1/dsr/$(json_get id "$LAST_BODY")/reject" -d '{"reason":"test of the policy deadline"}'
+
 # ---- the log and the audit log hold no PII -------------------------------------------------
 check "no PII value in the proxy's log" bash -c '! grep -qF -e "$2" -e "Park Jiwoo" "$1"' _ "$PIIV_DIR/log/proxy.log" "$email"
 check "no PII value in the audit log" bash -c '! psql "$1" -Atc "select row_to_json(a) from audit_records a" | grep -qF -e "$2" -e "Park Jiwoo"' _ "$PIIV_AUDIT_PG" "$email"

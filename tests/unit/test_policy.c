@@ -499,6 +499,10 @@ static const struct bad_row bad_rows[] = {
 	  "categories.email.retention_days", "between 1 and 36500" },
 	{ "grant_max_minutes 0", "{\"version\":1,\"grant_max_minutes\":0," CATS "," PURS ",\"roles\":{}}",
 	  PII_ERR_CONFIG, "grant_max_minutes", "between 1 and 10080" },
+	{ "dsr_deadline_days 32", "{\"version\":1,\"dsr_deadline_days\":32," CATS "," PURS ",\"roles\":{}}",
+	  PII_ERR_CONFIG, "dsr_deadline_days", "between 1 and 31" },
+	{ "dsr_deadline_days a string", "{\"version\":1,\"dsr_deadline_days\":\"10\"," CATS "," PURS ",\"roles\":{}}",
+	  PII_ERR_CONFIG, "dsr_deadline_days", "" },
 	{ "break-glass minutes too long", BG(OKBG ",\"minutes\":1441"), PII_ERR_CONFIG,
 	  "roles.agent.breakglass.minutes", "between 1 and 1440" },
 	{ "break-glass as an array", ROLE_WITH("\"grants\":[],\"breakglass\":[]"), PII_ERR_CONFIG,
@@ -642,7 +646,8 @@ test_good(void)
 		  ",\"roles\":{}}" },
 		{ "a custom category", "{\"version\":1,\"categories\":{\"loyalty_id\":{\"sensitivity\":\"low\","
 		  "\"mask\":\"last4\",\"retention_days\":30,\"description\":\"d\"}}," PURS ",\"roles\":{}}" },
-		{ "every optional field", "{\"version\":1,\"description\":\"x\",\"grant_max_minutes\":60," CATS ","
+		{ "every optional field", "{\"version\":1,\"description\":\"x\",\"grant_max_minutes\":60,"
+		  "\"dsr_deadline_days\":20," CATS ","
 		  "\"purposes\":{\"support\":{\"description\":\"s\"},\"incident\":{}},\"roles\":{\"agent\":{"
 		  "\"description\":\"a\",\"capabilities\":[\"audit_read\"],\"grants\":[{" OKG("\"view\":\"masked\","
 		  "\"require_ticket\":false,\"require_approval\":false,\"max_subjects_per_hour\":0,\"description\":\"g\"")
@@ -661,8 +666,12 @@ test_good(void)
 			fprintf(stderr, "#   %s: %s\n", ei.field, ei.message);
 		if (i == 5 && p != NULL)
 			CHECK(pol_grant_max_minutes(p) == 60, "grant_max_minutes read");
+		if (i == 5 && p != NULL)
+			CHECK(pol_dsr_deadline_days(p) == 20, "dsr_deadline_days read");
 		if (i == 0 && p != NULL)
 			CHECK(pol_grant_max_minutes(p) == 240, "grant_max_minutes defaults to 240");
+		if (i == 0 && p != NULL)
+			CHECK(pol_dsr_deadline_days(p) == 0, "dsr_deadline_days defaults to none");
 		pol_free(p);
 	}
 }
