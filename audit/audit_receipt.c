@@ -39,8 +39,11 @@ audit_receipt_check(const char *text, size_t len,
 	size_t sl = 0, siglen = 0, pl = 0;
 	long long seq = 0;
 	const struct audit_record_view *v;
+	struct pii_errinfo ei_scratch;          /* ei may be NULL (err.h) */
 	int r;
 
+	if (ei == NULL)
+		ei = &ei_scratch;
 	memset(res, 0, sizeof(*res));
 	if (len > AUDIT_RECEIPT_MAX)
 		return pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, NULL,
@@ -65,6 +68,13 @@ audit_receipt_check(const char *text, size_t len,
 	if (strcmp(fmt, AUDIT_RECEIPT_FORMAT) != 0) {
 		r = pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, "format",
 		    "not \"" AUDIT_RECEIPT_FORMAT "\"");
+		goto out;
+	}
+	/* the key id goes into messages: only what a key id can be */
+	if (strlen(key_id) != AUDIT_KEY_ID_HEX ||
+	    strspn(key_id, "0123456789abcdef") != AUDIT_KEY_ID_HEX) {
+		r = pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, "key_id",
+		    "not a key id (16 lowercase hex digits)");
 		goto out;
 	}
 	if (sodium_base642bin(sig, sizeof(sig), sig64, strlen(sig64), NULL,

@@ -46,7 +46,13 @@ static const char usage_text[] =
     "        Offline: stop every pii-vault serve of the database first\n"
     "\n"
     "options:\n"
+    "  dsr-due --config FILE [--days N]\n"
+    "        subject-rights requests still open that are overdue or due\n"
+    "        within N days (default 7), soonest first, read from the vault\n"
+    "        database (no personal data: ids, kinds, states, deadlines)\n"
+    "\n"
     "  -c, --config FILE    vault configuration (JSON; see docs/operations.md)\n"
+    "  -d, --days N         dsr-due: the horizon in days (0 to 3650)\n"
     "  -o, --out FILE       root key file to create\n"
     "  -k, --keystore FILE  keystore file to create\n"
     "  -h, --help           this help\n";
@@ -163,6 +169,64 @@ cmd_keystore_init(const char *config)
 	printf("keystore written to %s (mode 0600)\n", cfg->keystore_file);
 	rc = 0;
 out:
+	vault_config_free(cfg);
+	return rc;
+}
+
+/* pii-vault dsr-due: what compliance must act on, for a cron job or a
+ * person at a terminal. */
+static int
+cmd_dsr_due(const char *config, long days)
+{
+	struct vault_config *cfg = NULL;
+	struct pii_pg *db = NULL;
+	struct pii_errinfo ei;
+	PGresult *res = NULL;
+	PGconn *c;
+	char dbuf[24];
+	const char *p[1] = { dbuf };
+	int rc = 1, i, overdue = 0;
+
+	pii_errinfo_clear(&ei);
+	if (vault_config_load(config, &cfg, &ei) != 0) {
+		rc = die("config", &ei);
+		goto out;
+	}
+	snprintf(dbuf, sizeof(dbuf), "%ld", days);
+	if (pii_pg_new(cfg->database, "pii-vault-dsr-due", 10000, &db) != 0 ||
+	    pii_pg_conn(db, &c) != 0 ||
+	    pii_pg_exec(db, c, "SELECT id, kind, status,"
+	    " to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	    " due_at < now(), floor(extract(epoch FROM due_at - now()) / 86400)::bigint,"
+	    " extended_months"
+	    " FROM dsr_requests WHERE status IN ('received','verified','in_progress')"
+	    " AND due_at < now() + make_interval(days => $1::integer)"
+	    " ORDER BY due_at, id", 1, p, &res) != 0) {
+		fprintf(stderr, "pii-vault: dsr-due: cannot read the vault database: "
+		    "%s\n", pii_pg_last_error());
+		goto out;
+	}
+	if (PQntuples(res) > 0)
+		printf("%-32s %-12s %-12s %-21s %s\n", "REQUEST", "KIND", "STATUS",
+		    "DUE (UTC)", "");
+	for (i = 0; i < PQntuples(res); i++) {
+		int late = strcmp(PQgetvalue(res, i, 4), "t") == 0;
+		long left = strtol(PQgetvalue(res, i, 5), NULL, 10);
+
+		overdue += late;
+		printf("%-32s %-12s %-12s %-21s %s%s\n", PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+		    PQgetvalue(res, i, 3), late ? "OVERDUE" : left < 1 ?
+		    "due today" : "", strcmp(PQgetvalue(res, i, 6), "0") != 0 ?
+		    " (extended)" : "");
+	}
+	printf("%d open request%s due within %ld day%s, %d overdue\n",
+	    PQntuples(res), PQntuples(res) == 1 ? "" : "s", days,
+	    days == 1 ? "" : "s", overdue);
+	rc = 0;
+out:
+	PQclear(res);
+	pii_pg_free(db);
 	vault_config_free(cfg);
 	return rc;
 }
@@ -405,10 +469,13 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "keystore", required_argument, NULL, 'k' },
+		{ "days", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd, *config = NULL, *out = NULL, *keystore = NULL;
+	long days = -1;
+	char *end;
 	int ch;
 
 	if (sodium_init() < 0) {
@@ -429,8 +496,16 @@ main(int argc, char **argv)
 	    strcmp(cmd, "help") == 0)
 		return usage(stdout, 0);
 	optind = 2;
-	while ((ch = getopt_long(argc, argv, "c:o:k:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:o:k:d:h", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'd':
+			days = strtol(optarg, &end, 10);
+			if (optarg[0] == '\0' || *end != '\0' || days < 0 || days > 3650) {
+				fprintf(stderr, "pii-vault: --days is a whole number "
+				    "from 0 to 3650\n");
+				return 2;
+			}
+			break;
 		case 'c':
 			config = optarg;
 			break;
@@ -457,6 +532,10 @@ main(int argc, char **argv)
 		}
 		return cmd_keygen(out, keystore);
 	}
+	if (days >= 0 && strcmp(cmd, "dsr-due") != 0) {
+		fprintf(stderr, "pii-vault: --days is an option of dsr-due only\n");
+		return 2;
+	}
 	if (config == NULL || out != NULL || keystore != NULL) {
 		fprintf(stderr, "pii-vault: %s needs --config FILE (and nothing else)\n",
 		    cmd);
@@ -470,6 +549,8 @@ main(int argc, char **argv)
 		return cmd_serve(config);
 	if (strcmp(cmd, "rotate-kek") == 0)
 		return cmd_rotate_kek(config);
+	if (strcmp(cmd, "dsr-due") == 0)
+		return cmd_dsr_due(config, days < 0 ? 7 : days);
 	fprintf(stderr, "pii-vault: unknown command '%s'\n", cmd);
 	return usage(stderr, 2);
 }

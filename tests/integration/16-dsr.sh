@@ -284,6 +284,13 @@ grep -q "event=dsr_overdue dsr=$OD" "$PIIV_DIR/log/vault.log" && ok "overdue: lo
 n=$(grep -c "\"id\": \"$OD\"" "$PIIV_DSR_NOTIFY_FILE")
 sleep 2.5
 expect_eq "overdue: reported once" "$(grep -c "\"id\": \"$OD\"" "$PIIV_DSR_NOTIFY_FILE")" "$n"
+"$PIIV_BIN/pii-vault" dsr-due --config "$PIIV_VAULT_CONFIG" >"$T/due.txt" 2>&1
+grep -q "^$OD .*OVERDUE" "$T/due.txt" && ok "pii-vault dsr-due lists the overdue request" || fail "dsr-due" "$(head -c 300 "$T/due.txt")"
+grep -Eq '^[0-9]+ open requests? due within 7 days, [1-9][0-9]* overdue$' "$T/due.txt" && ok "dsr-due: a summary line" ||
+	fail "dsr-due summary" "$(tail -n 1 "$T/due.txt")"
+grep -q "$EXT" "$T/due.txt" && fail "dsr-due lists a rejected request" || ok "dsr-due: only open requests"
+"$PIIV_BIN/pii-vault" dsr-due --config "$PIIV_VAULT_CONFIG" --days x >/dev/null 2>&1
+expect_eq "dsr-due --days x: usage error" "$?" 2
 dsr_post "v1/dsr/$OD/reject" '{"reason":"test cleanup"}' >/dev/null
 
 # --- bad input and access ------------------------------------------------------
