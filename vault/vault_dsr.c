@@ -180,6 +180,20 @@ reply_row_json(struct pii_http_response *resp, unsigned int status, const char *
 	pii_http_reply_json(resp, status, j);
 }
 
+/* Record an allowed read before it is answered: 0, or the refusal in ei
+ * (no record, no answer). */
+static int
+allowed(struct vault_server *vs, const struct vault_caller *who,
+    const char *action, const char *subject_token, const char *dsr_id,
+    long long count, struct pii_errinfo *ei)
+{
+	if (vault_dsr_audit(vs, who, action, subject_token, dsr_id, 1, 0, count,
+	    NULL, 0, NULL) != 0)
+		return pii_errinfo_set(ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
+		    "audit log unavailable; request refused");
+	return 0;
+}
+
 /* Refuse, recording the refusal first. */
 static void
 deny(struct vault_server *vs, const struct vault_caller *who, const char *action,
@@ -407,7 +421,7 @@ dsr_list(struct vault_server *vs, struct vault_caller *who,
 	PGconn *c;
 	json_t *list = NULL;
 	long n = LIST_DEFAULT;
-	int r, i;
+	int r;
 
 	pii_errinfo_clear(&ei);
 	if (status != NULL && strcmp(status, "open") != 0 &&
@@ -480,21 +494,10 @@ dsr_list(struct vault_server *vs, struct vault_caller *who,
 		if (r != 0)
 			goto fail;
 	}
-	list = json_array();
-	for (i = 0; i < PQntuples(res); i++) {
-		json_t *j = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-
-		if (j == NULL || json_array_append_new(list, j) != 0) {
-			r = PII_ERR_NOMEM;
-			goto fail;
-		}
-	}
-	if (vault_dsr_audit(vs, who, "dsr_list", stok, NULL, 1, 0, PQntuples(res),
-	    NULL, 0, NULL) != 0) {
-		r = pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
-		    "audit log unavailable; request refused");
+	if ((r = vault_dsr_rows_json(res, &list)) != 0)
 		goto fail;
-	}
+	if ((r = allowed(vs, who, "dsr_list", stok, NULL, PQntuples(res), &ei)) != 0)
+		goto fail;
 	{
 		json_t *out = json_pack("{s:o}", "requests", list);
 
@@ -555,12 +558,9 @@ dsr_get(struct vault_server *vs, struct vault_caller *who, const char *id,
 		deny(vs, who, "dsr_read", NULL, id, &ei, req, resp);
 		goto out;
 	}
-	if (vault_dsr_audit(vs, who, "dsr_read", PQgetvalue(res, 0, 3), id, 1, 0, 0,
-	    NULL, 0, NULL) != 0) {
-		r = pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
-		    "audit log unavailable; request refused");
+	if ((r = allowed(vs, who, "dsr_read", PQgetvalue(res, 0, 3), id, 0,
+	    &ei)) != 0)
 		goto fail;
-	}
 	reply_row_json(resp, 200, PQgetvalue(res, 0, 0));
 	goto out;
 fail:
@@ -953,12 +953,9 @@ dsr_receipt(struct vault_server *vs, struct vault_caller *who, const char *id,
 		r = PII_ERR_NOMEM;
 		goto fail;
 	}
-	if (vault_dsr_audit(vs, who, "receipt", PQgetvalue(res, 0, 2), id, 1, 0, 0,
-	    NULL, 0, NULL) != 0) {
-		r = pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
-		    "audit log unavailable; request refused");
+	if ((r = allowed(vs, who, "receipt", PQgetvalue(res, 0, 2), id, 0,
+	    &ei)) != 0)
 		goto fail;
-	}
 	pii_http_reply_json(resp, 200, out);
 	out = NULL;
 	goto out;
@@ -1077,12 +1074,9 @@ vault_objections_list(struct vault_server *vs, const struct vault_caller *who,
 		struct vault_caller w = *who;
 
 		w.purpose = purpose;
-		if (vault_dsr_audit(vs, &w, "objections", NULL, NULL, 1, 0,
-		    PQntuples(res), NULL, 0, NULL) != 0) {
-			r = pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
-			    "audit log unavailable; request refused");
+		if ((r = allowed(vs, &w, "objections", NULL, NULL,
+		    PQntuples(res), &ei)) != 0)
 			goto fail;
-		}
 	}
 	pii_http_reply_json(resp, 200, json_pack("{s:s, s:o}", "purpose", purpose,
 	    "subject_tokens", list));
@@ -1111,7 +1105,7 @@ vault_erasures_list(struct vault_server *vs, const struct vault_caller *who,
 	json_t *list = NULL;
 	char limbuf[16];
 	long n = 100;
-	int r, i;
+	int r;
 
 	pii_errinfo_clear(&ei);
 	if (after != NULL && (after[0] == '\0' || strlen(after) > 18 ||
@@ -1148,21 +1142,10 @@ vault_erasures_list(struct vault_server *vs, const struct vault_caller *who,
 		if (r != 0)
 			goto fail;
 	}
-	list = json_array();
-	for (i = 0; i < PQntuples(res); i++) {
-		json_t *j = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-
-		if (j == NULL || json_array_append_new(list, j) != 0) {
-			r = PII_ERR_NOMEM;
-			goto fail;
-		}
-	}
-	if (vault_dsr_audit(vs, who, "erasures", NULL, NULL, 1, 0, PQntuples(res),
-	    NULL, 0, NULL) != 0) {
-		r = pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
-		    "audit log unavailable; request refused");
+	if ((r = vault_dsr_rows_json(res, &list)) != 0)
 		goto fail;
-	}
+	if ((r = allowed(vs, who, "erasures", NULL, NULL, PQntuples(res), &ei)) != 0)
+		goto fail;
 	pii_http_reply_json(resp, 200, json_pack("{s:o}", "events", list));
 	list = NULL;
 	goto out;

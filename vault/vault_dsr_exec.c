@@ -147,7 +147,7 @@ access_history(struct vault_server *vs, const char *subject_token, json_t **out)
 	PGconn *c;
 	char lim[24];
 	const char *p[2] = { subject_token, lim };
-	int r, i;
+	int r;
 
 	if (vs->audit_read == NULL)
 		return PII_ERR_AUDIT_UNAVAILABLE;
@@ -164,17 +164,9 @@ access_history(struct vault_server *vs, const char *subject_token, json_t **out)
 	    " ORDER BY at, writer, seq", 2, p, &res);
 	if (r != 0)
 		return PII_ERR_AUDIT_UNAVAILABLE;
-	*out = json_array();
-	for (i = 0; i < PQntuples(res); i++) {
-		json_t *j = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-
-		if (j == NULL || json_array_append_new(*out, j) != 0) {
-			PQclear(res);
-			return PII_ERR_NOMEM;
-		}
-	}
+	r = vault_dsr_rows_json(res, out);
 	PQclear(res);
-	return 0;
+	return r;
 }
 
 /* Build the export bundle of subject sid and store it sealed. */
@@ -805,4 +797,23 @@ vault_dsr_metrics(struct vault_server *vs, char **buf, size_t *len)
 	    "piiv_vault_dsr_overdue %s\n", PQgetvalue(res, 0, 2));
 	PQclear(res);
 	return r;
+}
+
+int
+vault_dsr_rows_json(const PGresult *res, json_t **out)
+{
+	int i;
+
+	if ((*out = json_array()) == NULL)
+		return PII_ERR_NOMEM;
+	for (i = 0; i < PQntuples(res); i++) {
+		json_t *j = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+
+		if (j == NULL || json_array_append_new(*out, j) != 0) {
+			json_decref(*out);
+			*out = NULL;
+			return PII_ERR_NOMEM;
+		}
+	}
+	return 0;
 }

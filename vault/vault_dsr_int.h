@@ -32,6 +32,9 @@
 /* The executor's identity in audit records. */
 extern const struct vault_identity vault_dsr_executor_id;
 
+/* Column 0 of every row of res, each a JSON text, as one array (*out new). */
+int vault_dsr_rows_json(const PGresult *res, json_t **out);
+
 /* Test hook: with PIIV_CRASH_AT=name in the environment, the process kills
  * itself (SIGKILL) when it reaches the point called name.  The crash tests
  * use it to stop the vault at every step of a request. */
