@@ -459,27 +459,28 @@ print_field(const char *name, const struct audit_field *f)
 	putchar('\n');
 }
 
+/* verify-proof and verify-receipt: [--pubkey FILE]... FILE.  Loads the
+ * trusted keys into keys (*nkeys) and FILE (at most max bytes) into *text.
+ * -1 when the caller goes on; otherwise the exit status. */
 static int
-cmd_verify_proof(int argc, char **argv)
+keys_and_file(const char *cmd, int argc, char **argv, size_t max,
+    struct audit_pubkey keys[MAX_KEYS], size_t *nkeys, char **text,
+    size_t *len)
 {
 	static const struct option opts[] = {
 		{ "pubkey", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct audit_pubkey keys[MAX_KEYS];
-	struct audit_proof_result *res = NULL;
-	struct pii_errinfo ei;
 	const char *keyfiles[MAX_KEYS];
-	const struct audit_record_view *v;
-	char *text = NULL;
-	size_t nkeys = 0, len = 0, i;
-	int c, rc = 1;
+	char msg[64];
+	int c;
 
+	*nkeys = 0;
 	while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
-			if (add_keyfiles(optarg, keyfiles, &nkeys) != 0)
+			if (add_keyfiles(optarg, keyfiles, nkeys) != 0)
 				return usage("at most 16 public keys");
 			break;
 		case 'h':
@@ -489,17 +490,36 @@ cmd_verify_proof(int argc, char **argv)
 			return usage(NULL);
 		}
 	}
-	if (optind + 1 != argc)
-		return usage("verify-proof needs one PROOF_FILE");
-	if ((c = load_trusted_keys("verify-proof", keyfiles, nkeys, keys,
-	    &nkeys)) != 0)
+	if (optind + 1 != argc) {
+		snprintf(msg, sizeof(msg), "%s needs one FILE", cmd);
+		return usage(msg);
+	}
+	if ((c = load_trusted_keys(cmd, keyfiles, *nkeys, keys, nkeys)) != 0)
 		return c;
-	pii_errinfo_clear(&ei);
-	if (pii_read_small_file(argv[optind], AUDIT_PROOF_MAX, &text, &len) != 0) {
-		fprintf(stderr, "pii-audit: verify-proof: cannot read %s (at most "
-		    "%d bytes)\n", argv[optind], AUDIT_PROOF_MAX);
+	if (pii_read_small_file(argv[optind], max, text, len) != 0) {
+		fprintf(stderr, "pii-audit: %s: cannot read %s (at most %zu "
+		    "bytes)\n", cmd, argv[optind], max);
 		return 1;
 	}
+	return -1;
+}
+
+static int
+cmd_verify_proof(int argc, char **argv)
+{
+	struct audit_pubkey keys[MAX_KEYS];
+	struct audit_proof_result *res = NULL;
+	struct pii_errinfo ei;
+	const struct audit_record_view *v;
+	char *text = NULL;
+	size_t nkeys = 0, len = 0, i;
+	int rc = 1;
+
+	if ((rc = keys_and_file("verify-proof", argc, argv, AUDIT_PROOF_MAX,
+	    keys, &nkeys, &text, &len)) != -1)
+		return rc;
+	rc = 1;
+	pii_errinfo_clear(&ei);
 	if ((res = malloc(sizeof(*res))) == NULL)
 		goto out;
 	if (audit_proof_check(text, len, keys, nkeys, res, &ei) != 0) {
@@ -534,43 +554,18 @@ out:
 static int
 cmd_verify_receipt(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pubkey", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct audit_pubkey keys[MAX_KEYS];
 	struct audit_receipt_result *res = NULL;
 	struct pii_errinfo ei;
-	const char *keyfiles[MAX_KEYS];
 	char *text = NULL;
 	size_t nkeys = 0, len = 0;
-	int c, rc = 1;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			if (add_keyfiles(optarg, keyfiles, &nkeys) != 0)
-				return usage("at most 16 public keys");
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		default:
-			return usage(NULL);
-		}
-	}
-	if (optind + 1 != argc)
-		return usage("verify-receipt needs one RECEIPT_FILE");
-	if ((c = load_trusted_keys("verify-receipt", keyfiles, nkeys, keys,
-	    &nkeys)) != 0)
-		return c;
+	if ((rc = keys_and_file("verify-receipt", argc, argv, AUDIT_RECEIPT_MAX,
+	    keys, &nkeys, &text, &len)) != -1)
+		return rc;
+	rc = 1;
 	pii_errinfo_clear(&ei);
-	if (pii_read_small_file(argv[optind], AUDIT_RECEIPT_MAX, &text, &len) != 0) {
-		fprintf(stderr, "pii-audit: verify-receipt: cannot read %s (at most "
-		    "%d bytes)\n", argv[optind], AUDIT_RECEIPT_MAX);
-		return 1;
-	}
 	if ((res = malloc(sizeof(*res))) == NULL)
 		goto out;
 	if (audit_receipt_check(text, len, keys, nkeys, res, &ei) != 0) {

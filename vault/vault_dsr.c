@@ -180,6 +180,23 @@ reply_row_json(struct pii_http_response *resp, unsigned int status, const char *
 	pii_http_reply_json(resp, status, j);
 }
 
+/* ?limit=N of a listing, 1 to max (absent: *n as it is), also as text. */
+static int
+query_limit(const char *lim, long max, long *n, char text[16],
+    struct pii_errinfo *ei)
+{
+	if (lim != NULL) {
+		char *end;
+
+		*n = strtol(lim, &end, 10);
+		if (*lim == '\0' || *end != '\0' || *n < 1 || *n > max)
+			return pii_errinfo_set(ei, PII_ERR_BAD_REQUEST, "limit",
+			    "must be 1 to %ld", max);
+	}
+	snprintf(text, 16, "%ld", *n);
+	return 0;
+}
+
 /* Record an allowed read before it is answered: 0, or the refusal in ei
  * (no record, no answer). */
 static int
@@ -452,17 +469,8 @@ dsr_list(struct vault_server *vs, struct vault_caller *who,
 		    "not a request id");
 		goto fail;
 	}
-	if (lim != NULL) {
-		char *end;
-
-		n = strtol(lim, &end, 10);
-		if (*lim == '\0' || *end != '\0' || n < 1 || n > LIST_MAX) {
-			r = pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, "limit",
-			    "must be 1 to %d", LIST_MAX);
-			goto fail;
-		}
-	}
-	snprintf(limbuf, sizeof(limbuf), "%ld", n);
+	if ((r = query_limit(lim, LIST_MAX, &n, limbuf, &ei)) != 0)
+		goto fail;
 	if ((r = pii_pg_conn(vs->db, &c)) != 0)
 		goto fail;
 	if (after != NULL) {
@@ -1114,17 +1122,8 @@ vault_erasures_list(struct vault_server *vs, const struct vault_caller *who,
 		    "must be an event id (a whole number)");
 		goto fail;
 	}
-	if (lim != NULL) {
-		char *end;
-
-		n = strtol(lim, &end, 10);
-		if (*lim == '\0' || *end != '\0' || n < 1 || n > EVENTS_MAX) {
-			r = pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, "limit",
-			    "must be 1 to %d", EVENTS_MAX);
-			goto fail;
-		}
-	}
-	snprintf(limbuf, sizeof(limbuf), "%ld", n);
+	if ((r = query_limit(lim, EVENTS_MAX, &n, limbuf, &ei)) != 0)
+		goto fail;
 	if ((r = pii_pg_conn(vs->db, &c)) != 0)
 		goto fail;
 	{
