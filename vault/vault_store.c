@@ -116,6 +116,10 @@ static const char *const vault_m4[] = {
 	"  created_at timestamptz NOT NULL DEFAULT now())",
 	"CREATE INDEX dsr_requests_open ON dsr_requests (due_at, id)"
 	"  WHERE status IN ('received','verified','in_progress')",
+	/* what the executor claims: a backlog of requests still waiting for
+	 * identity checks must not lengthen every claim */
+	"CREATE INDEX dsr_requests_ready ON dsr_requests (due_at, id)"
+	"  WHERE status IN ('verified','in_progress')",
 	"CREATE INDEX dsr_requests_subject ON dsr_requests (subject_id)",
 	"CREATE INDEX dsr_requests_status ON dsr_requests (status, due_at)",
 	"CREATE TABLE erasure_events ("
