@@ -146,7 +146,19 @@ static const char *const audit_m1[] = {
 	NULL,
 };
 
-static const char *const *const audit_migrations[] = { audit_m1 };
+/* 2: the read-only role of audit_read_database (export access histories,
+ * erasure receipts, GET /v1/audit): SELECT on the log and nothing else. */
+static const char *const audit_m2[] = {
+	"CREATE FUNCTION audit_grant_reader(r name) RETURNS void LANGUAGE plpgsql AS $$"
+	" BEGIN"
+	"  EXECUTE format('REVOKE ALL ON audit_records, audit_checkpoints FROM %I', r);"
+	"  EXECUTE format('GRANT SELECT ON audit_records, audit_checkpoints,"
+	" audit_schema TO %I', r);"
+	" END $$",
+	NULL,
+};
+
+static const char *const *const audit_migrations[] = { audit_m1, audit_m2 };
 
 _Static_assert(sizeof(audit_migrations) / sizeof(audit_migrations[0]) ==
     AUDIT_SCHEMA_VERSION, "AUDIT_SCHEMA_VERSION is the number of migrations");
@@ -286,6 +298,61 @@ audit_log_grant_writer(struct audit_log *log, const char *role,
 		    "audit database: cannot grant INSERT to the writer: %s",
 		    pii_pg_last_error());
 	return 0;
+}
+
+int
+audit_log_grant_reader(struct audit_log *log, const char *role,
+    struct pii_errinfo *ei)
+{
+	const char *p[1] = { role };
+	PGconn *c;
+	int r;
+
+	if ((r = pii_pg_conn(log->pg, &c)) != 0 ||
+	    (r = pii_pg_exec(log->pg, c, "SELECT audit_grant_reader($1)", 1, p,
+	    NULL)) != 0)
+		return pii_errinfo_set(ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
+		    "audit database: cannot grant SELECT to the reader: %s",
+		    pii_pg_last_error());
+	return 0;
+}
+
+int
+audit_log_check_reader(const char *conninfo, struct pii_errinfo *ei)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *res = NULL;
+	int r = 0;
+
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		r = pii_errinfo_set(ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
+		    "audit_read_database unreachable: %s",
+		    c != NULL ? PQerrorMessage(c) : "out of memory");
+		goto out;
+	}
+	res = PQexec(c, "SELECT has_table_privilege('audit_records', 'SELECT'),"
+	    " has_table_privilege('audit_records', 'INSERT')"
+	    "   OR has_table_privilege('audit_records', 'UPDATE')"
+	    "   OR has_table_privilege('audit_records', 'DELETE')"
+	    "   OR has_table_privilege('audit_records', 'TRUNCATE')"
+	    "   OR has_table_privilege('audit_checkpoints', 'INSERT')");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		r = pii_errinfo_set(ei, PII_ERR_CONFIG, "audit_read_database",
+		    "cannot read the audit tables' privileges (run migrate)");
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		r = pii_errinfo_set(ei, PII_ERR_CONFIG, "audit_read_database",
+		    "this role cannot read the audit log (run migrate, which "
+		    "grants it SELECT)");
+	else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+		r = pii_errinfo_set(ei, PII_ERR_CONFIG, "audit_read_database",
+		    "this role can change the audit log; give reading a role "
+		    "with SELECT only (migrate grants it)");
+out:
+	PQclear(res);
+	PQfinish(c);
+	return r;
 }
 
 /* The schema is current and this role may INSERT and nothing else. */
@@ -1042,25 +1109,39 @@ audit_log_get_stats(struct audit_log *log, struct audit_log_stats *out)
 
 int
 audit_log_setup(const struct audit_log_config *owner,
-    const struct audit_log_config *writer, struct pii_errinfo *ei)
+    const struct audit_log_config *writer, const struct audit_log_config *reader,
+    struct pii_errinfo *ei)
 {
-	struct audit_log *admin = NULL, *w = NULL;
-	char arole[128], wrole[128];
+	struct audit_log *admin = NULL, *w = NULL, *rd = NULL;
+	char arole[128], wrole[128], rrole[128];
 	int r;
 
 	if ((r = audit_log_new(owner, &admin, ei)) != 0)
 		goto out;
 	if ((r = audit_log_migrate(admin, ei)) != 0)
 		goto out;
-	if (writer == NULL)
+	if ((writer != NULL || reader != NULL) &&
+	    (r = audit_log_current_role(admin, arole, sizeof(arole), ei)) != 0)
 		goto out;
-	if ((r = audit_log_new(writer, &w, ei)) != 0 ||
-	    (r = audit_log_current_role(admin, arole, sizeof(arole), ei)) != 0 ||
-	    (r = audit_log_current_role(w, wrole, sizeof(wrole), ei)) != 0)
-		goto out;
-	if (strcmp(arole, wrole) != 0)
-		r = audit_log_grant_writer(admin, wrole, ei);
+	if (writer != NULL) {
+		if ((r = audit_log_new(writer, &w, ei)) != 0 ||
+		    (r = audit_log_current_role(w, wrole, sizeof(wrole), ei)) != 0)
+			goto out;
+		if (strcmp(arole, wrole) != 0 &&
+		    (r = audit_log_grant_writer(admin, wrole, ei)) != 0)
+			goto out;
+	}
+	if (reader != NULL) {
+		if ((r = audit_log_new(reader, &rd, ei)) != 0 ||
+		    (r = audit_log_current_role(rd, rrole, sizeof(rrole), ei)) != 0)
+			goto out;
+		/* the owner and the writer keep what they have */
+		if (strcmp(arole, rrole) != 0 &&
+		    (writer == NULL || strcmp(wrole, rrole) != 0))
+			r = audit_log_grant_reader(admin, rrole, ei);
+	}
 out:
+	audit_log_free(rd);
 	audit_log_free(w);
 	audit_log_free(admin);
 	return r;

@@ -29,7 +29,7 @@
 #include "audit_checkpoint.h"
 #include "audit_record.h"
 
-#define AUDIT_SCHEMA_VERSION 1
+#define AUDIT_SCHEMA_VERSION 2
 
 struct audit_log_config {
 	const char *conninfo;            /* the audit database */
@@ -73,9 +73,18 @@ int audit_log_grant_writer(struct audit_log *log, const char *role,
 /* What `migrate` does for a writer (pii-vault, pii-proxy): as the owner of
  * the audit database (owner; its conninfo), create or upgrade the schema,
  * then, when writer is not NULL and names another role, give that role
- * INSERT and nothing more. */
+ * INSERT and nothing more, and when reader is not NULL and names a role
+ * that is neither, give it SELECT and nothing more. */
 int audit_log_setup(const struct audit_log_config *owner,
-    const struct audit_log_config *writer, struct pii_errinfo *ei);
+    const struct audit_log_config *writer, const struct audit_log_config *reader,
+    struct pii_errinfo *ei);
+/* As the owner: give role SELECT on the audit tables and nothing more
+ * (the role of audit_read_database; migrate does it when given a reader). */
+int audit_log_grant_reader(struct audit_log *log, const char *role,
+    struct pii_errinfo *ei);
+/* At startup: conninfo (audit_read_database) may SELECT the audit log and
+ * may not change it.  PII_ERR_CONFIG naming audit_read_database otherwise. */
+int audit_log_check_reader(const char *conninfo, struct pii_errinfo *ei);
 /* The role of cfg->conninfo (connects to find out). */
 int audit_log_current_role(struct audit_log *log, char *out, size_t cap,
     struct pii_errinfo *ei);

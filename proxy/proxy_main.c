@@ -101,13 +101,15 @@ audit_config(const struct proxy_config *cfg, const char *conninfo,
 static int
 migrate_audit(const struct proxy_config *cfg, struct pii_errinfo *ei)
 {
-	struct audit_log_config owner, writer;
+	struct audit_log_config owner, writer, reader;
 
 	audit_config(cfg, cfg->audit_admin_database != NULL ?
 	    cfg->audit_admin_database : cfg->audit_database, 0, &owner);
 	audit_config(cfg, cfg->audit_database, 0, &writer);
+	audit_config(cfg, cfg->audit_read_database, 0, &reader);
 	return audit_log_setup(&owner, cfg->audit_admin_database != NULL ?
-	    &writer : NULL, ei);
+	    &writer : NULL, cfg->audit_admin_database != NULL &&
+	    cfg->audit_read_database != NULL ? &reader : NULL, ei);
 }
 
 static int
@@ -276,6 +278,8 @@ cmd_serve(const char *config)
 	    proxy_cache_new(65536, PROXY_SEEN_TTL_MS, &ps.seen) != 0 ||
 	    audit_log_new(&ac, &ps.audit, &ei) != 0 ||
 	    audit_log_start(ps.audit, &ei) != 0 ||
+	    (cfg->audit_read_database != NULL &&
+	    audit_log_check_reader(cfg->audit_read_database, &ei) != 0) ||
 	    proxy_server_start(&ps, &ei) != 0) {
 		rc = die("startup", &ei);
 		goto out;

@@ -447,6 +447,9 @@ vault_server_start(struct vault_server *vs, struct pii_errinfo *ei)
 	if ((r = pii_metrics_new("piiv_vault", &vs->metrics)) != 0)
 		return r;
 	if (cfg->audit_read_database != NULL &&
+	    (r = audit_log_check_reader(cfg->audit_read_database, ei)) != 0)
+		return r;
+	if (cfg->audit_read_database != NULL &&
 	    (r = pii_pg_new(cfg->audit_read_database, "piivault-audit-read",
 	    (int)cfg->db_statement_timeout_ms, &vs->audit_read)) != 0)
 		return pii_errinfo_set(ei, r, "audit_read_database",

@@ -141,13 +141,15 @@ audit_config(const struct vault_config *cfg, const char *conninfo,
 static int
 migrate_audit(const struct vault_config *cfg, struct pii_errinfo *ei)
 {
-	struct audit_log_config owner, writer;
+	struct audit_log_config owner, writer, reader;
 
 	audit_config(cfg, cfg->audit_admin_database != NULL ?
 	    cfg->audit_admin_database : cfg->audit_database, 0, &owner);
 	audit_config(cfg, cfg->audit_database, 0, &writer);
+	audit_config(cfg, cfg->audit_read_database, 0, &reader);
 	return audit_log_setup(&owner, cfg->audit_admin_database != NULL ?
-	    &writer : NULL, ei);
+	    &writer : NULL, cfg->audit_admin_database != NULL &&
+	    cfg->audit_read_database != NULL ? &reader : NULL, ei);
 }
 
 static int

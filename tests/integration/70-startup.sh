@@ -54,6 +54,18 @@ vault_config otherks "s|\"keystore_file\": \"[^\"]*\"|\"keystore_file\": \"$T/k1
 expect_eq "another keystore than the database's: refused" "$(run "$V" serve --config "$T/otherks.json")" 1
 grep -q 'another keystore' "$T/err" && ok "... saying so" || fail "keystore mismatch message" "$(cat "$T/err")"
 
+# audit_read_database must be a role that reads the log and cannot change it
+vault_config reader_owner "s|\"audit_read_database\": \"[^\"]*\"|\"audit_read_database\": \"$PIIV_AUDIT_PG\"|"
+grep -q "\"audit_read_database\": \"$PIIV_AUDIT_PG\"" "$T/reader_owner.json" || fail "reader_owner config edited"
+expect_eq "audit_read_database as the audit owner: refused" "$(run "$V" serve --config "$T/reader_owner.json")" 1
+grep -q 'audit_read_database: this role can change the audit log' "$T/err" && ok "... saying it can change the log" ||
+	fail "reader that can write message" "$(cat "$T/err")"
+vault_config reader_writer "s|\"audit_read_database\": \"[^\"]*\"|\"audit_read_database\": \"$PIIV_AUDIT_WRITER_PG\"|"
+expect_eq "audit_read_database as the INSERT-only writer: refused" "$(run "$V" serve --config "$T/reader_writer.json")" 1
+grep -q 'audit_read_database' "$T/err" && ok "... naming the key" || fail "writer as reader message" "$(cat "$T/err")"
+[[ $(psql "$PIIV_AUDIT_READER_PG" -Atc "select has_table_privilege('audit_records', 'SELECT'), has_table_privilege('audit_records', 'INSERT')") == "t|f" ]] &&
+	ok "migrate gave the dev reader role SELECT and nothing else" || fail "reader role privileges"
+
 # config errors name the key
 vault_config typo 's/"threads": [0-9]*,/"threads": 4, "thread": 2,/'
 expect_eq "unknown config key: refused" "$(run "$V" serve --config "$T/typo.json")" 1
