@@ -276,6 +276,7 @@ vault_config_load(const char *path, struct vault_config **out,
 		{ "dsr_notify_file", PII_CFG_STRING, C(dsr_notify_file), 0, 0, 4096, NULL },
 		{ "dsr_notify_url", PII_CFG_STRING, C(dsr_notify_url), 0, 0, 4096, NULL },
 		{ "dsr_notify_cacert", PII_CFG_STRING, C(dsr_notify_cacert), 0, 0, 4096, NULL },
+		{ "dsr_verify_by_another", PII_CFG_BOOL, C(dsr_verify_by_another), 0, 0, 0, NULL },
 		{ "export_max_history", PII_CFG_INT, C(export_max_history), 0, 1, 1000000, NULL },
 		{ NULL, 0, 0, 0, 0, 0, NULL },
 	};

@@ -75,6 +75,7 @@ struct vault_config {
 	long long dsr_overdue_check_seconds;
 	char *dsr_notify_file, *dsr_notify_url, *dsr_notify_cacert;
 	long long export_max_history;      /* access-history records in an export */
+	int dsr_verify_by_another;         /* four eyes: taker != verifier */
 	struct vault_categories categories;
 	size_t nidentities;
 	struct vault_identity identities[VAULT_MAX_IDENTITIES];

@@ -341,6 +341,13 @@ dsr_create(struct vault_server *vs, struct vault_caller *who,
 	vault_dsr_format(tdue, due);
 	if ((r = vault_parse_subject(vs, root, token, &ei)) != 0)
 		goto fail;
+	if (verified && vs->cfg->dsr_verify_by_another) {
+		pii_errinfo_set(&ei, PII_ERR_FORBIDDEN, "verified",
+		    "this vault has another person verify a request than the one "
+		    "who takes it in (dsr_verify_by_another): file it unverified");
+		deny(vs, who, "dsr_create", token, NULL, &ei, req, resp);
+		goto out;
+	}
 	if (strcmp(kind, "export") == 0 && vs->audit_read == NULL) {
 		r = pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
 		    "this vault has no audit_read_database: an export carries the "
@@ -530,7 +537,7 @@ out:
 
 /* Load request id FOR UPDATE (in a transaction) or plainly; 0 with *res
  * holding one row: DSR_JSON, status, kind, subject_token, received_at
- * (epoch seconds), due_at (epoch seconds), extended_months. */
+ * (epoch seconds), due_at (epoch seconds), extended_months, taken_by. */
 static int
 load_request(struct vault_server *vs, PGconn *c, const char *id, int lock,
     PGresult **res)
@@ -540,11 +547,11 @@ load_request(struct vault_server *vs, PGconn *c, const char *id, int lock,
 	return pii_pg_exec(vs->db, c, lock ?
 	    "SELECT " DSR_JSON ", status, kind, subject_token,"
 	    " extract(epoch FROM received_at)::bigint,"
-	    " extract(epoch FROM due_at)::bigint, extended_months"
+	    " extract(epoch FROM due_at)::bigint, extended_months, taken_by"
 	    " FROM dsr_requests WHERE id = $1 FOR UPDATE" :
 	    "SELECT " DSR_JSON ", status, kind, subject_token,"
 	    " extract(epoch FROM received_at)::bigint,"
-	    " extract(epoch FROM due_at)::bigint, extended_months"
+	    " extract(epoch FROM due_at)::bigint, extended_months, taken_by"
 	    " FROM dsr_requests WHERE id = $1", 1, q, res);
 }
 
@@ -636,6 +643,16 @@ dsr_transition(struct vault_server *vs, struct vault_caller *who, const char *id
 		    "the request is %s: it cannot be %s", vault_dsr_state_name(from),
 		    ev == VAULT_DSR_VERIFY ? "verified" : ev == VAULT_DSR_EXTEND ?
 		    "extended" : "rejected");
+		deny(vs, who, action, PQgetvalue(res, 0, 3), id, &ei, req, resp);
+		goto out;
+	}
+	/* four eyes: whoever took the request in does not verify it */
+	if (ev == VAULT_DSR_VERIFY && vs->cfg->dsr_verify_by_another &&
+	    strcmp(PQgetvalue(res, 0, 7), staff(who)) == 0) {
+		rollback(vs, c);
+		pii_errinfo_set(&ei, PII_ERR_FORBIDDEN, NULL,
+		    "this vault has another person verify a request than the one "
+		    "who took it in (dsr_verify_by_another)");
 		deny(vs, who, action, PQgetvalue(res, 0, 3), id, &ei, req, resp);
 		goto out;
 	}

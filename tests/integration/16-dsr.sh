@@ -313,3 +313,25 @@ grep -q "b-$R@example.com\|a-$R@example.com" "$PIIV_DIR/log/vault.log" && fail "
 expect_status "subject metadata read for a person" 200 - -- "${AS_PROXY[@]}" "${STAFF[@]}" -H "X-Request-Id: subj16-$R" "$PIIV_VAULT_URL/v1/subjects/$B"
 expect_eq "... recorded with the person and role the proxy acts for" \
 	"$(psql "$PIIV_AUDIT_PG" -Atc "select on_behalf_of || ' ' || role from audit_records where request_id = 'subj16-$R'")" "dpo-$R@corp compliance"
+
+# --- four eyes: dsr_verify_by_another ---------------------------------------------
+. "$(dirname "$0")/lib-vault.bash"
+trap 'vault_stop; rm -rf "$T"' EXIT
+vault_config foureyes 's/"threads": \([0-9]*\),/"threads": \1, "dsr_verify_by_another": true,/'
+if grep -q '"dsr_verify_by_another": true' "$T/foureyes.json" && vault_start foureyes; then
+	P1=(-H "X-Piiv-On-Behalf-Of: first-$R@corp" -H "X-Piiv-Role: compliance")
+	P2=(-H "X-Piiv-On-Behalf-Of: second-$R@corp" -H "X-Piiv-Role: compliance")
+	expect_status "four eyes: verified at intake is refused" 403 forbidden -- "${AS_PROXY[@]}" "${P1[@]}" -X POST "$VURL/v1/dsr" \
+		-d "{\"kind\":\"export\",\"subject_token\":\"$B\",\"verified\":true}"
+	expect_status "four eyes: taken in unverified" 201 - -- "${AS_PROXY[@]}" "${P1[@]}" -X POST "$VURL/v1/dsr" \
+		-d "{\"kind\":\"export\",\"subject_token\":\"$B\"}"
+	fe=$(json_get id "$LAST_BODY")
+	expect_status "four eyes: the taker may not verify it" 403 forbidden -- "${AS_PROXY[@]}" "${P1[@]}" -X POST "$VURL/v1/dsr/$fe/verify" -d '{}'
+	expect_eq "four eyes: ... and the refusal is audited" \
+		"$(psql "$PIIV_AUDIT_PG" -Atc "select count(*) from audit_records where action = 'dsr_verify' and batch_id = '$fe' and decision = 'deny' and on_behalf_of = 'first-$R@corp'")" 1
+	expect_status "four eyes: another person verifies it" 200 - -- "${AS_PROXY[@]}" "${P2[@]}" -X POST "$VURL/v1/dsr/$fe/verify" -d '{}'
+	expect_eq "four eyes: verified by the second person" "$(json_get verified_by "$LAST_BODY")" "second-$R@corp"
+	vault_stop
+else
+	fail "four eyes: a vault with dsr_verify_by_another started"
+fi
