@@ -320,7 +320,9 @@ audit_log_grant_reader(struct audit_log *log, const char *role,
 int
 audit_log_check_reader(const char *conninfo, struct pii_errinfo *ei)
 {
-	PGconn *c = PQconnectdb(conninfo);
+	static const char *const keys[] = { "dbname", "connect_timeout", NULL };
+	const char *vals[] = { conninfo, "10", NULL };
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	PGresult *res = NULL;
 	int r = 0;
 
@@ -335,7 +337,12 @@ audit_log_check_reader(const char *conninfo, struct pii_errinfo *ei)
 	    "   OR has_table_privilege('audit_records', 'UPDATE')"
 	    "   OR has_table_privilege('audit_records', 'DELETE')"
 	    "   OR has_table_privilege('audit_records', 'TRUNCATE')"
-	    "   OR has_table_privilege('audit_checkpoints', 'INSERT')");
+	    "   OR has_any_column_privilege('audit_records', 'UPDATE')"
+	    "   OR has_table_privilege('audit_checkpoints', 'INSERT')"
+	    "   OR has_table_privilege('audit_checkpoints', 'UPDATE')"
+	    "   OR has_table_privilege('audit_checkpoints', 'DELETE')"
+	    "   OR has_table_privilege('audit_checkpoints', 'TRUNCATE')"
+	    "   OR has_any_column_privilege('audit_checkpoints', 'UPDATE')");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		r = pii_errinfo_set(ei, PII_ERR_CONFIG, "audit_read_database",
 		    "cannot read the audit tables' privileges (run migrate)");

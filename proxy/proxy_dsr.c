@@ -324,8 +324,10 @@ create_body(const struct pii_http_request *req, long long days, char **text,
 		goto out;
 	}
 	given = json_object_get(root, "deadline_days");
-	if (given != NULL && json_is_integer(given) &&
-	    json_integer_value(given) >= 1 && json_integer_value(given) < days)
+	if (given != NULL && (!json_is_integer(given) ||
+	    json_integer_value(given) < 1 || json_integer_value(given) > 31))
+		goto out;   /* as sent: the vault names the field in its 400 */
+	if (given != NULL && json_integer_value(given) < days)
 		days = json_integer_value(given);
 	if (json_object_set_new(root, "deadline_days", json_integer(days)) != 0 ||
 	    pii_json_dump(root, text, tlen) != 0)

@@ -444,16 +444,19 @@ vault_server_start(struct vault_server *vs, struct pii_errinfo *ei)
 	struct pii_http_config hc;
 	int r;
 
-	if ((r = pii_metrics_new("piiv_vault", &vs->metrics)) != 0)
-		return r;
+	/* the reader is checked before anything is allocated */
 	if (cfg->audit_read_database != NULL &&
 	    (r = audit_log_check_reader(cfg->audit_read_database, ei)) != 0)
 		return r;
+	if ((r = pii_metrics_new("piiv_vault", &vs->metrics)) != 0)
+		return r;
 	if (cfg->audit_read_database != NULL &&
 	    (r = pii_pg_new(cfg->audit_read_database, "piivault-audit-read",
-	    (int)cfg->db_statement_timeout_ms, &vs->audit_read)) != 0)
+	    (int)cfg->db_statement_timeout_ms, &vs->audit_read)) != 0) {
+		vault_server_stop(vs);
 		return pii_errinfo_set(ei, r, "audit_read_database",
 		    "cannot use audit_read_database");
+	}
 	memset(&hc, 0, sizeof(hc));
 	hc.address = cfg->listen.address;
 	hc.port = (uint16_t)cfg->listen.port;
@@ -467,14 +470,16 @@ vault_server_start(struct vault_server *vs, struct pii_errinfo *ei)
 	hc.max_body = (size_t)cfg->max_small_body_bytes;
 	hc.server_name = "piiv_vault";
 	/* the executor first: the handlers use it (wake, metrics) */
-	if ((r = vault_dsr_exec_start(vs, ei)) != 0)
+	if ((r = vault_dsr_exec_start(vs, ei)) != 0) {
+		vault_server_stop(vs);
 		return r;
+	}
 	r = pii_http_start_with_admin(&hc, api_handler, api_limit,
 	    cfg->has_admin ? cfg->admin_listen.address : NULL,
 	    (uint16_t)cfg->admin_listen.port, admin_handler, vs, vs->metrics,
 	    &vs->api, &vs->admin, ei);
 	if (r != 0)
-		vault_dsr_exec_stop(vs);
+		vault_server_stop(vs);
 	return r;
 }
 

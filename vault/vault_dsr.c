@@ -341,6 +341,13 @@ dsr_create(struct vault_server *vs, struct vault_caller *who,
 	vault_dsr_format(tdue, due);
 	if ((r = vault_parse_subject(vs, root, token, &ei)) != 0)
 		goto fail;
+	if (vs->cfg->dsr_verify_by_another && who->on_behalf_of == NULL) {
+		pii_errinfo_set(&ei, PII_ERR_FORBIDDEN, "X-Piiv-On-Behalf-Of",
+		    "this vault has two people handle a request "
+		    "(dsr_verify_by_another): name the person who takes it in");
+		deny(vs, who, "dsr_create", token, NULL, &ei, req, resp);
+		goto out;
+	}
 	if (verified && vs->cfg->dsr_verify_by_another) {
 		pii_errinfo_set(&ei, PII_ERR_FORBIDDEN, "verified",
 		    "this vault has another person verify a request than the one "
@@ -648,7 +655,8 @@ dsr_transition(struct vault_server *vs, struct vault_caller *who, const char *id
 	}
 	/* four eyes: whoever took the request in does not verify it */
 	if (ev == VAULT_DSR_VERIFY && vs->cfg->dsr_verify_by_another &&
-	    strcmp(PQgetvalue(res, 0, 7), staff(who)) == 0) {
+	    (who->on_behalf_of == NULL ||
+	    strcmp(PQgetvalue(res, 0, 7), who->on_behalf_of) == 0)) {
 		rollback(vs, c);
 		pii_errinfo_set(&ei, PII_ERR_FORBIDDEN, NULL,
 		    "this vault has another person verify a request than the one "
@@ -1153,7 +1161,6 @@ vault_erasures_list(struct vault_server *vs, const struct vault_caller *who,
 		    " 'erased_at', " DSR_RFC3339("erased_at") ")::text"
 		    " FROM erasure_events WHERE id > coalesce($1::bigint,"
 		    "  (SELECT acked_id FROM erasure_acks WHERE consumer = $2), 0)"
-		    " AND txid < pg_snapshot_xmin(pg_current_snapshot())"
 		    " ORDER BY id LIMIT $3::integer", 3, q, &res);
 		if (r != 0)
 			goto fail;

@@ -21,7 +21,9 @@
  * Work by kind, all inside transaction 2:
  *   erasure      the subject's values, wrapped key and objections are
  *                deleted and the subject row becomes its tombstone (status
- *                erased, value_tokens NULL); an event goes to the outbox.
+ *                erased, value_tokens NULL); an event goes to the outbox,
+ *                last, under an advisory lock held to the commit (event
+ *                ids in commit order).
  *   export       every value decrypted, objections, the access history
  *                from the audit log, as one JSON bundle sealed under the
  *                subject's own key.
@@ -84,8 +86,8 @@ exec_sql(struct vault_server *vs, PGconn *c, const char *sql, int n,
  * *nvalues receives the values deleted, *epoch the KEK epoch its key was
  * wrapped under (0: it had none). */
 static int
-do_erasure(struct vault_server *vs, PGconn *c, const char *dsr_id,
-    const char *sid, const char *subject_token, long long *nvalues, long long *epoch)
+do_erasure(struct vault_server *vs, PGconn *c, const char *sid,
+    long long *nvalues, long long *epoch, char **tokens, char **shared)
 {
 	PGresult *res = NULL;
 	const char *p[4];
@@ -109,9 +111,12 @@ do_erasure(struct vault_server *vs, PGconn *c, const char *dsr_id,
 		return r;
 	*nvalues = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 	*epoch = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-	p[1] = dsr_id;
-	p[2] = PQgetvalue(res, 0, 0);
-	p[3] = PQgetvalue(res, 0, 1);
+	*tokens = strdup(PQgetvalue(res, 0, 0));
+	*shared = strdup(PQgetvalue(res, 0, 1));
+	if (*tokens == NULL || *shared == NULL) {
+		r = PII_ERR_NOMEM;
+		goto out;
+	}
 	if ((r = exec_sql(vs, c, "DELETE FROM pii_values WHERE subject_id = $1::bigint",
 	    1, p, NULL)) != 0 ||
 	    (r = exec_sql(vs, c, "DELETE FROM subject_keys WHERE subject_id = $1::bigint",
@@ -122,18 +127,15 @@ do_erasure(struct vault_server *vs, PGconn *c, const char *dsr_id,
 	    " erased_at = now(), value_tokens = NULL WHERE id = $1::bigint",
 	    1, p, NULL)) != 0 ||
 	    /* exports were sealed under the key just deleted: drop them too,
-	     * with the text staff typed about the person's requests */
+	     * with the text staff typed about the person's requests.  Rows
+	     * another worker holds are skipped, not waited for (it may be
+	     * waiting for the subject row this transaction holds): such a
+	     * request is rejected when it runs, and clears its own text */
 	    (r = exec_sql(vs, c, "UPDATE dsr_requests SET export_sealed = NULL,"
 	    " requested_by = NULL, extension_reason = NULL, rejected_reason = NULL"
-	    " WHERE subject_id = $1::bigint", 1, p, NULL)) != 0)
+	    " WHERE id IN (SELECT id FROM dsr_requests WHERE subject_id = $1::bigint"
+	    "   FOR UPDATE SKIP LOCKED)", 1, p, NULL)) != 0)
 		goto out;
-	{
-		const char *q[4] = { p[1], subject_token, p[2], p[3] };
-
-		r = exec_sql(vs, c, "INSERT INTO erasure_events (dsr_id,"
-		    " subject_token, tokens, shared_tokens, erased_at)"
-		    " VALUES ($1, $2, $3::text[], $4::text[], now())", 4, q, NULL);
-	}
 out:
 	PQclear(res);
 	return r;
@@ -284,6 +286,9 @@ do_objection(struct vault_server *vs, PGconn *c, const char *sid,
 
 /* ---- one request ---------------------------------------------------------- */
 
+/* pg_advisory_xact_lock key of the erasure outbox: "piiv" "outb" */
+#define OUTBOX_LOCK "7046274403779229026"
+
 #define CLAIM_SQL(where) \
 	"SELECT d.id, d.kind, d.status, d.subject_id, d.subject_token," \
 	" d.purposes::text, s.status FROM dsr_requests d" \
@@ -309,6 +314,7 @@ run_one(struct vault_dsr_exec *ex, int *did)
 	char origin[AUDIT_ORIGIN_MAX], seqbuf[24], nbuf[24], ebuf[24];
 	unsigned long long seq = 0;
 	long long nvalues = 0, epoch = 0;
+	char *tokens = NULL, *shared = NULL;
 	int r, erased;
 
 	*did = 0;
@@ -340,7 +346,7 @@ run_one(struct vault_dsr_exec *ex, int *did)
 		 * instead of being retried at once after every restart. */
 		if ((r = pii_pg_exec(vs->db, c, "UPDATE dsr_requests SET"
 		    " attempts = attempts + 1, next_attempt_at = now() +"
-		    " make_interval(secs => least(power(2, attempts + 1), 3600))"
+		    " make_interval(secs => power(2, least(attempts + 1, 12)))"
 		    " WHERE id = $1", 1, p, NULL)) != 0)
 			goto fail;
 		if (strcmp(PQgetvalue(res, 0, 2), "in_progress") == 0) {
@@ -390,7 +396,8 @@ run_one(struct vault_dsr_exec *ex, int *did)
 	/* transaction 2 (row locked, status in_progress): the work.  The
 	 * subject's row is locked too, FOR UPDATE by an erasure (a concurrent
 	 * ingest that gives the subject a value updates that row, so one
-	 * waits for the other) and FOR SHARE otherwise (no erasure meanwhile);
+	 * waits for the other) and FOR KEY SHARE otherwise (no erasure
+	 * meanwhile, while an ingest's update of the row does not wait);
 	 * its status is read under that lock. */
 	{
 		const char *p[1] = { sid };
@@ -398,7 +405,7 @@ run_one(struct vault_dsr_exec *ex, int *did)
 
 		r = pii_pg_exec(vs->db, c, strcmp(kind, "erasure") == 0 ?
 		    "SELECT status FROM subjects WHERE id = $1::bigint FOR UPDATE" :
-		    "SELECT status FROM subjects WHERE id = $1::bigint FOR SHARE",
+		    "SELECT status FROM subjects WHERE id = $1::bigint FOR KEY SHARE",
 		    1, p, &lk);
 		if (r != 0)
 			goto fail;
@@ -418,7 +425,8 @@ run_one(struct vault_dsr_exec *ex, int *did)
 		if ((r = pii_pg_exec(vs->db, c, "UPDATE dsr_requests SET"
 		    " status = 'rejected', rejected_by = 'dsr-executor',"
 		    " rejected_reason = 'the subject was erased before this request"
-		    " was carried out' WHERE id = $1", 1, p, NULL)) != 0 ||
+		    " was carried out', requested_by = NULL, extension_reason = NULL"
+		    " WHERE id = $1", 1, p, NULL)) != 0 ||
 		    (r = pii_pg_exec(vs->db, c, "COMMIT", 0, NULL, NULL)) != 0)
 			goto fail;
 		atomic_fetch_add(&ex->rejected, 1);
@@ -427,7 +435,8 @@ run_one(struct vault_dsr_exec *ex, int *did)
 		goto out;
 	}
 	if (strcmp(kind, "erasure") == 0)
-		r = erased ? 0 : do_erasure(vs, c, id, sid, stok, &nvalues, &epoch);
+		r = erased ? 0 : do_erasure(vs, c, sid, &nvalues, &epoch, &tokens,
+		    &shared);
 	else if (strcmp(kind, "export") == 0)
 		r = do_export(vs, c, id, sid, stok, &nvalues);
 	else
@@ -445,12 +454,29 @@ run_one(struct vault_dsr_exec *ex, int *did)
 	snprintf(seqbuf, sizeof(seqbuf), "%llu", seq);
 	snprintf(nbuf, sizeof(nbuf), "%lld", nvalues);
 	snprintf(ebuf, sizeof(ebuf), "%lld", epoch);
+	/* The outbox event last, under a lock held to the commit: event ids
+	 * are then handed out in commit order, so a consumer that has read id
+	 * n can never later see a smaller one appear. */
+	if (tokens != NULL) {
+		const char *q[4] = { id, stok, tokens, shared };
+
+		if ((r = pii_pg_exec(vs->db, c, "SELECT pg_advisory_xact_lock("
+		    OUTBOX_LOCK ")", 0, NULL, NULL)) != 0 ||
+		    (r = pii_pg_exec(vs->db, c, "INSERT INTO erasure_events (dsr_id,"
+		    " subject_token, tokens, shared_tokens, erased_at)"
+		    " VALUES ($1, $2, $3::text[], $4::text[], now())", 4, q, NULL)) != 0)
+			goto fail;
+	}
 	{
 		const char *p[5] = { id, origin, seqbuf, nbuf, ebuf };
 
 		if ((r = pii_pg_exec(vs->db, c, "UPDATE dsr_requests SET"
 		    " status = 'completed', completed_at = now(), audit_origin = $2,"
 		    " audit_seq = $3::bigint,"
+		    " requested_by = CASE WHEN kind = 'erasure' THEN NULL"
+		    "   ELSE requested_by END,"
+		    " extension_reason = CASE WHEN kind = 'erasure' THEN NULL"
+		    "   ELSE extension_reason END,"
 		    " values_erased = CASE WHEN kind = 'erasure' THEN $4::integer END,"
 		    " kek_epoch = CASE WHEN kind = 'erasure' THEN $5::integer END"
 		    " WHERE id = $1", 5, p, NULL)) != 0 ||
@@ -463,23 +489,26 @@ run_one(struct vault_dsr_exec *ex, int *did)
 	vault_crash_point("dsr_completed");
 	goto out;
 fail:
+	pii_log(PII_LOG_WARN, "event=dsr_step_failed dsr=%s reason=%s detail=\"%s\"",
+	    *did ? id : "-", pii_err_api_code(r), r == PII_ERR_SQL ||
+	    r == PII_ERR_DB_UNAVAILABLE ? pii_pg_last_error() : pii_strerror(r));
 	if (c != NULL)
 		rollback(vs, c);
 	atomic_fetch_add(&ex->failures, 1);
-	/* a request that keeps failing waits longer each time (up to an hour)
-	 * instead of holding up the queue behind it */
+	/* a request that keeps failing waits longer each time (up to about an
+	 * hour) instead of holding up the queue behind it; attempts was
+	 * counted when it was taken */
 	if (*did && pii_pg_still_open(vs->db, c)) {
 		const char *p[1] = { id };
 
 		(void)pii_pg_exec(vs->db, c, "UPDATE dsr_requests SET"
-		    " attempts = attempts + 1, next_attempt_at = now() +"
-		    " make_interval(secs => least(power(2, attempts + 1), 3600))"
+		    " next_attempt_at = now() +"
+		    " make_interval(secs => power(2, least(attempts, 12)))"
 		    " WHERE id = $1", 1, p, NULL);
 	}
-	pii_log(PII_LOG_WARN, "event=dsr_step_failed dsr=%s reason=%s detail=\"%s\"",
-	    *did ? id : "-", pii_err_api_code(r), r == PII_ERR_SQL ||
-	    r == PII_ERR_DB_UNAVAILABLE ? pii_pg_last_error() : pii_strerror(r));
 out:
+	free(tokens);
+	free(shared);
 	PQclear(res);
 	return r;
 }
@@ -573,8 +602,11 @@ notify_file(const char *path, const char *line, size_t len)
 	return r;
 }
 
-/* Requests that passed their deadline and were not yet reported: log each,
- * notify, then mark it reported (a crash in between reports it again). */
+/* Requests that passed their deadline and were not yet reported: claimed
+ * and marked reported in one statement (row locks, SKIP LOCKED: two vaults
+ * never take the same one), then logged and notified with no transaction
+ * open; a request whose notification failed is unmarked, and tried again
+ * at the next sweep.  A crash in between leaves it marked: it was logged. */
 static void
 overdue_sweep(struct vault_dsr_exec *ex)
 {
@@ -583,64 +615,55 @@ overdue_sweep(struct vault_dsr_exec *ex)
 	PGconn *c;
 	int i;
 
-	/* claimed under row locks (SKIP LOCKED), so that several vaults do
-	 * not report one request each */
 	if (pii_pg_conn(vs->db, &c) != 0 ||
-	    pii_pg_exec(vs->db, c, "BEGIN", 0, NULL, NULL) != 0)
+	    pii_pg_exec(vs->db, c, "UPDATE dsr_requests d SET overdue_notified_at = now()"
+	    " FROM (SELECT id FROM dsr_requests WHERE status IN " DSR_OPEN
+	    "   AND due_at < now() AND overdue_notified_at IS NULL"
+	    "   ORDER BY due_at LIMIT 100 FOR UPDATE SKIP LOCKED) x"
+	    " WHERE d.id = x.id"
+	    " RETURNING d.id, jsonb_build_object('event', 'dsr_overdue', 'id', d.id,"
+	    " 'kind', d.kind, 'status', d.status, 'subject_token', d.subject_token,"
+	    " 'received_at', " DSR_RFC3339("d.received_at") ","
+	    " 'due_at', " DSR_RFC3339("d.due_at") ")::text, " DSR_RFC3339("d.due_at") ","
+	    " d.kind, d.status", 0, NULL, &res) != 0)
 		return;
-	if (pii_pg_exec(vs->db, c, "SELECT id, jsonb_build_object('event',"
-	    " 'dsr_overdue', 'id', id, 'kind', kind, 'status', status,"
-	    " 'subject_token', subject_token,"
-	    " 'received_at', " DSR_RFC3339("received_at") ","
-	    " 'due_at', " DSR_RFC3339("due_at") ")::text, " DSR_RFC3339("due_at") ","
-	    " kind, status FROM dsr_requests WHERE status IN " DSR_OPEN
-	    " AND due_at < now() AND overdue_notified_at IS NULL"
-	    " ORDER BY due_at LIMIT 100 FOR UPDATE SKIP LOCKED", 0, NULL, &res) != 0) {
-		rollback(vs, c);
-		return;
-	}
 	for (i = 0; i < PQntuples(res); i++) {
-		int stop;
+		const char *id = PQgetvalue(res, i, 0);
+		const char *line = PQgetvalue(res, i, 1);
+		size_t len = strlen(line);
+		int ok = 1, stop;
 
 		pthread_mutex_lock(&ex->mu);
 		stop = ex->stopping;
 		pthread_mutex_unlock(&ex->mu);
-		if (stop)
-			break;
-		const char *id = PQgetvalue(res, i, 0);
-		const char *line = PQgetvalue(res, i, 1);
-		size_t len = strlen(line);
-		int ok = 1;
-
 		pii_log(PII_LOG_WARN, "event=dsr_overdue dsr=%s kind=%s status=%s "
 		    "due_at=%s", id, PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
 		    PQgetvalue(res, i, 2));
-		if (vs->cfg->dsr_notify_file != NULL &&
+		if (!stop && vs->cfg->dsr_notify_file != NULL &&
 		    notify_file(vs->cfg->dsr_notify_file, line, len) != 0) {
 			pii_log(PII_LOG_ERROR, "event=dsr_notify_failed dsr=%s "
 			    "hook=file", id);
 			ok = 0;
 		}
-		if (vs->cfg->dsr_notify_url != NULL &&
+		if (!stop && vs->cfg->dsr_notify_url != NULL &&
 		    notify_url(vs->cfg, line, len) != 0) {
 			pii_log(PII_LOG_ERROR, "event=dsr_notify_failed dsr=%s "
 			    "hook=url", id);
 			ok = 0;
 		}
-		if (!ok)
-			continue;   /* tried again at the next sweep */
+		if (ok && !stop) {
+			atomic_fetch_add(&ex->notified, 1);
+			continue;
+		}
 		{
 			const char *p[1] = { id };
 
-			if (pii_pg_exec(vs->db, c, "UPDATE dsr_requests SET"
-			    " overdue_notified_at = now() WHERE id = $1", 1, p,
-			    NULL) == 0)
-				atomic_fetch_add(&ex->notified, 1);
+			/* not delivered (or shutting down): the next sweep */
+			(void)pii_pg_exec(vs->db, c, "UPDATE dsr_requests SET"
+			    " overdue_notified_at = NULL WHERE id = $1", 1, p, NULL);
 		}
 	}
 	PQclear(res);
-	if (pii_pg_exec(vs->db, c, "COMMIT", 0, NULL, NULL) != 0)
-		rollback(vs, c);
 }
 
 static void *

@@ -128,11 +128,10 @@ static const char *const vault_m4[] = {
 	"  subject_token text NOT NULL,"
 	"  tokens text[] NOT NULL,"
 	"  shared_tokens text[] NOT NULL,"
-	"  erased_at timestamptz NOT NULL,"
-	/* readers see an event only once every transaction that could still
-	 * commit a smaller id has ended: ids are taken at insert, not at
-	 * commit, and a consumer acknowledging id N must never skip N-1 */
-	"  txid xid8 NOT NULL DEFAULT pg_current_xact_id())",
+	/* ids are handed out in commit order: the executor inserts an event
+	 * last in its transaction, under an advisory lock held to the commit,
+	 * so a consumer that has read id N never sees a smaller one appear */
+	"  erased_at timestamptz NOT NULL)",
 	"CREATE TABLE erasure_acks ("
 	"  consumer text PRIMARY KEY,"
 	"  acked_id bigint NOT NULL,"

@@ -116,18 +116,22 @@ check "twice: both complete" wait_completed "$(json_get id "$T/e1.json")" "$(jso
 expect_eq "twice: one outbox event" "$(psql "$PIIV_PG" -Atc "select count(*) from erasure_events where subject_token = '$stok'")" 1
 expect_eq "twice: one value erased in all" "$(psql "$PIIV_PG" -Atc "select sum(values_erased) from dsr_requests where subject_token = '$stok'")" 1
 
-# --- the outbox: a late commit is not skipped ---------------------------------------
+# --- the outbox: ids in commit order, so a consumer never skips one ------------
+# A session inserts an event the way the executor does (under the outbox
+# lock, held to its commit) and waits: a real erasure meanwhile completes its
+# work but cannot publish before it, and nothing past it is served.
 curl -sS --cacert "$PIIV_CACERT" "${AS_WAREHOUSE[@]}" "$PIIV_VAULT_URL/v1/erasures?after=0&limit=1000" >"$T/ev0.json"
 last=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["events"]; print(e[-1]["id"] if e else 0)' "$T/ev0.json")
 curl -sS --cacert "$PIIV_CACERT" "${AS_WAREHOUSE[@]}" -X POST "$PIIV_VAULT_URL/v1/erasures/ack" -d "{\"id\":$last}" >/dev/null
-hold "begin; insert into erasure_events (dsr_id, subject_token, tokens, shared_tokens, erased_at) values ('dsr_late$R', 'tok_subject_v1_lateaaaaaaaaaaaaaaaaaaaaaa', '{}', '{}', now());"
-sleep 0.3
+hold "begin; select pg_advisory_xact_lock(7046274403779229026); insert into erasure_events (dsr_id, subject_token, tokens, shared_tokens, erased_at) values ('dsr_late$R', 'tok_subject_v1_lateaaaaaaaaaaaaaaaaaaaaaa', '{}', '{}', now());"
 vault_post tagger v1/tokenize "{\"source\":\"race.d\",\"records\":[{\"subject\":\"user:$R-after\",\"fields\":{\"email\":\"after-$R@example.com\"}}]}" >"$T/d.json"
 dsr_post v1/dsr "{\"kind\":\"erasure\",\"subject_token\":\"$(json_get records.0.subject_token "$T/d.json")\",\"verified\":true}" >"$T/e3.json"
-check "late: a later erasure completes meanwhile" wait_completed "$(json_get id "$T/e3.json")"
-expect_status "late: the outbox while the early event is uncommitted" 200 - -- "${AS_WAREHOUSE[@]}" "$PIIV_VAULT_URL/v1/erasures"
-expect_eq "late: serves nothing past the uncommitted event" "$(json_get events.# "$LAST_BODY")" 0
+waiting_on_lock 1 && ok "late: the later erasure waits to publish" || fail "late: no wait on the outbox lock"
+expect_status "late: the outbox while the earlier event is uncommitted" 200 - -- "${AS_WAREHOUSE[@]}" "$PIIV_VAULT_URL/v1/erasures"
+expect_eq "late: serves nothing" "$(json_get events.# "$LAST_BODY")" 0
 release
-expect_status "late: the outbox once it commits" 200 - -- "${AS_WAREHOUSE[@]}" "$PIIV_VAULT_URL/v1/erasures"
-expect_eq "late: serves both, in id order" "$(json_get events.# "$LAST_BODY") $(json_get events.0.request_id "$LAST_BODY")" "2 dsr_late$R"
+check "late: the later erasure completes" wait_completed "$(json_get id "$T/e3.json")"
+expect_status "late: the outbox once both committed" 200 - -- "${AS_WAREHOUSE[@]}" "$PIIV_VAULT_URL/v1/erasures"
+expect_eq "late: serves both, in commit order" "$(json_get events.# "$LAST_BODY") $(json_get events.0.request_id "$LAST_BODY") $(json_get events.1.request_id "$LAST_BODY")" \
+	"2 dsr_late$R $(json_get id "$T/e3.json")"
 psql "$PIIV_PG" -qc "delete from erasure_events where dsr_id = 'dsr_late$R'"
