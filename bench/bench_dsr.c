@@ -60,6 +60,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <sodium.h>
+#include "bench_util.h"
 
 #define VALUES_PER_SUBJECT 100
 #define CATEGORIES 4            /* email, phone, name, address */
@@ -88,15 +89,6 @@ struct opts {
 	char run[32];           /* the process id, in subject references */
 	int run5;               /* its last five digits, in phone numbers */
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 sleep_s(double s)

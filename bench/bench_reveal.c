@@ -42,6 +42,7 @@
 #include <curl/curl.h>
 #include <libpq-fe.h>
 #include <sodium.h>
+#include "bench_util.h"
 
 /* --via-proxy: the subjects one client draws from.  Each client is its own
  * person of role cs_lead, whose grant allows 120 distinct subjects an hour
@@ -89,15 +90,6 @@ struct result {
 	long long ok, fails;
 	char err[256];          /* the first failure, "" when none */
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t
 discard(char *p, size_t size, size_t nmemb, void *arg)

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include "bench_util.h"
 
 #define MAX_PARALLEL 64
 #define MAX_BATCH 10000             /* the vault's max_batch_records */
@@ -86,15 +87,6 @@ struct growbuf {
 	size_t len, cap;
 	int failed;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 run_fail(struct run *rn, const char *fmt, ...)

@@ -58,6 +58,7 @@
 #include <sodium.h>
 
 #include "../vault/vault_crypto.h"
+#include "bench_util.h"
 
 #define DEFAULT_VALUES 1000000LL
 #define DEFAULT_BATCH 2000
@@ -106,15 +107,6 @@ struct growbuf {
 	size_t len, cap;
 	int failed;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Record the first failure; later ones are dropped. */
 static void

@@ -25,17 +25,9 @@
 #include "../audit/audit_verify.h"
 #include "../common/buf.h"
 #include "../common/keyfile.h"
+#include "bench_util.h"
 
 static const char *prog = "bench_verify";
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int
 exec_ok(PGconn *c, const char *sql)

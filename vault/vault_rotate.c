@@ -369,6 +369,20 @@ struct vault_kek_guard {
 	char *root_key_file, *keystore_file;
 };
 
+/* The CLOCK_MONOTONIC time ms from now (the guard's condition waits on that
+ * clock). */
+static void
+deadline_in(int ms, struct timespec *until)
+{
+	clock_gettime(CLOCK_MONOTONIC, until);
+	until->tv_sec += ms / 1000;
+	until->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until->tv_nsec >= 1000000000L) {
+		until->tv_sec++;
+		until->tv_nsec -= 1000000000L;
+	}
+}
+
 /* Sleep up to ms, or until asked to stop: 1 if asked to stop. */
 static int
 guard_sleep(struct vault_kek_guard *g, int ms)
@@ -376,13 +390,7 @@ guard_sleep(struct vault_kek_guard *g, int ms)
 	struct timespec until;
 	int stop;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	deadline_in(ms, &until);
 	pthread_mutex_lock(&g->mu);
 	while (!g->stop && pthread_cond_timedwait(&g->cv, &g->mu, &until) !=
 	    ETIMEDOUT)
@@ -569,13 +577,7 @@ vault_kek_guard_wait(struct vault_kek_guard *g, int timeout_ms,
 	struct timespec until;
 	int state;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	deadline_in(timeout_ms, &until);
 	pthread_mutex_lock(&g->mu);
 	while (g->state == 0 && pthread_cond_timedwait(&g->cv, &g->mu, &until) !=
 	    ETIMEDOUT)
