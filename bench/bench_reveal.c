@@ -1,8 +1,10 @@
 /*
  * bench_reveal.c - audited reveal throughput and latency against pgbench.
  *
- * Vault side: C client threads (1 and 16 by default), each with one
- * keep-alive libcurl handle, POST /v1/reveal as the proxy identity for
+ * Vault side: C clients (1 and 16 by default), each a keep-alive libcurl
+ * connection with one request in flight, driven as pgbench drives its
+ * clients (one thread below 2 clients, else two, each an event loop),
+ * POST /v1/reveal as the proxy identity for
  * random subjects of a pre-tokenized set, for S seconds each.  Every reveal
  * reads the subject, its wrapped DEK and its values, decrypts, and commits
  * its audit record (group commit) before answering.
@@ -69,19 +71,31 @@ struct opts {
 	char run_id[32];
 };
 
+/* One client: a keep-alive connection with one request in flight. */
 struct worker {
 	const struct opts *o;
-	pthread_t th;
 	CURL *h;
+	struct curl_slist *hdrs;
 	int idx;
 	unsigned seed;
-	double deadline;
+	long long win, base;    /* the subjects it draws from */
+	double t0;              /* when its request in flight was sent */
+	char body[512];
 	long long ok, fails;
 	double *lat;            /* seconds, one per successful request */
 	size_t nlat, caplat;
 	char answer[ANSWER_KEEP];   /* the start of the last failed answer */
 	size_t alen;
 	char err[256];
+};
+
+/* A load-generator thread and the clients it drives. */
+struct driver {
+	const struct opts *o;
+	pthread_t th;
+	struct worker *w;
+	int n;
+	double deadline;
 };
 
 /* One concurrency level's figures. */
@@ -234,66 +248,132 @@ note_failure(struct worker *w, CURLcode cc, long code)
 	    api[0] ? " " : "", api);
 }
 
-static void *
-reveal_loop(void *arg)
+/* Record the outcome of w's finished request. */
+static void
+record(struct worker *w, CURLcode cc, double secs)
 {
-	struct worker *w = arg;
-	const struct opts *o = w->o;
-	struct curl_slist *hdrs = NULL;
-	char url[1024], body[512];
-	long long win = o->subjects, base = 0;
-	CURL *h;
+	long code = 0;
 
-	if (o->via_proxy) {
-		/* this client's own subjects: under its person's hourly limit */
-		win = o->subjects < ACCESS_WINDOW ? o->subjects : ACCESS_WINDOW;
-		base = ((long long)w->idx * win) % o->subjects;
-		h = handle(o, o->keys[w->idx], &hdrs);
-		snprintf(url, sizeof(url), "%s/v1/access", o->proxy_url);
-	} else {
-		h = handle(o, o->token, &hdrs);
-		snprintf(url, sizeof(url), "%s/v1/reveal", o->url);
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &code);
+	if (code != 200) {
+		w->fails++;
+		note_failure(w, cc, code);
+		return;
 	}
-	w->h = h;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, w);
-	while (now_s() < w->deadline) {
-		long long s = (base + (long long)(rand_r(&w->seed) % (unsigned)win)) %
-		    o->subjects;
-		long code = 0;
-		CURLcode cc;
-		double t0;
-		int n;
+	if (w->nlat == w->caplat) {
+		size_t nc = w->caplat ? w->caplat * 2 : 4096;
+		double *nl = realloc(w->lat, nc * sizeof(*nl));
 
-		n = request_body(w, s, body, sizeof(body));
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
-		w->alen = 0;
-		w->answer[0] = '\0';
-		t0 = now_s();
-		cc = curl_easy_perform(h);
-		if (cc == CURLE_OK)
-			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-		if (code == 200) {
-			if (w->nlat == w->caplat) {
-				size_t nc = w->caplat ? w->caplat * 2 : 4096;
-				double *nl = realloc(w->lat, nc * sizeof(*nl));
-
-				if (nl == NULL)
-					break;
-				w->lat = nl;
-				w->caplat = nc;
-			}
-			w->lat[w->nlat++] = now_s() - t0;
-			w->ok++;
-		} else {
+		if (nl == NULL) {
 			w->fails++;
-			note_failure(w, cc, code);
+			return;
 		}
+		w->lat = nl;
+		w->caplat = nc;
 	}
-	curl_easy_cleanup(h);
-	slist_wipe_free(hdrs);
+	w->lat[w->nlat++] = secs;
+	w->ok++;
+}
+
+/* Send w's next request for a random subject of its window. */
+static int
+start_request(CURLM *m, struct worker *w)
+{
+	const struct opts *o = w->o;
+	long long s = (w->base + (long long)(rand_r(&w->seed) %
+	    (unsigned)w->win)) % o->subjects;
+	int n = request_body(w, s, w->body, sizeof(w->body));
+
+	curl_easy_setopt(w->h, CURLOPT_POSTFIELDS, w->body);
+	curl_easy_setopt(w->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+	w->alen = 0;
+	w->answer[0] = '\0';
+	w->t0 = now_s();
+	return curl_multi_add_handle(m, w->h) == CURLM_OK ? 0 : -1;
+}
+
+/*
+ * One load-generator thread driving its share of the clients, each a
+ * keep-alive connection with one request in flight, through one event loop
+ * (as pgbench drives its clients: -j 2 threads for 16 clients).  A client
+ * sends its next request as soon as its answer is in, until the deadline.
+ * Sixteen blocking client threads on two cores measured mostly the
+ * scheduler: a client whose answer had arrived often waited milliseconds to
+ * run, which inflated the tail of every side but pgbench's.
+ */
+static void *
+drive(void *arg)
+{
+	struct driver *d = arg;
+	const struct opts *o = d->o;
+	CURLM *m = curl_multi_init();
+	char url[1024];
+	int i, active = 0;
+
+	if (o->via_proxy)
+		snprintf(url, sizeof(url), "%s/v1/access", o->proxy_url);
+	else
+		snprintf(url, sizeof(url), "%s/v1/reveal", o->url);
+	for (i = 0; m != NULL && i < d->n; i++) {
+		struct worker *w = &d->w[i];
+
+		w->win = o->subjects;
+		w->base = 0;
+		if (o->via_proxy) {
+			/* this client's own subjects: under its person's hourly
+			 * limit */
+			w->win = o->subjects < ACCESS_WINDOW ? o->subjects :
+			    ACCESS_WINDOW;
+			w->base = ((long long)w->idx * w->win) % o->subjects;
+			w->h = handle(o, o->keys[w->idx], &w->hdrs);
+		} else {
+			w->h = handle(o, o->token, &w->hdrs);
+		}
+		if (w->h == NULL)
+			continue;
+		curl_easy_setopt(w->h, CURLOPT_URL, url);
+		curl_easy_setopt(w->h, CURLOPT_WRITEFUNCTION, keep);
+		curl_easy_setopt(w->h, CURLOPT_WRITEDATA, w);
+		curl_easy_setopt(w->h, CURLOPT_PRIVATE, w);
+		if (start_request(m, w) == 0)
+			active++;
+	}
+	while (active > 0) {
+		CURLMsg *msg;
+		int still, left;
+
+		if (curl_multi_perform(m, &still) != CURLM_OK)
+			break;
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			struct worker *w = NULL;
+			CURLcode cc = msg->data.result;
+			CURL *e = msg->easy_handle;
+			double t1 = now_s();
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&w);
+			curl_multi_remove_handle(m, e);
+			record(w, cc, t1 - w->t0);
+			if (t1 >= d->deadline || start_request(m, w) != 0)
+				active--;
+		}
+		if (active > 0 && curl_multi_poll(m, NULL, 0, 100, NULL) != CURLM_OK)
+			break;
+	}
+	for (i = 0; i < d->n; i++) {
+		struct worker *w = &d->w[i];
+
+		if (w->h != NULL) {
+			if (m != NULL)
+				curl_multi_remove_handle(m, w->h);
+			curl_easy_cleanup(w->h);
+		}
+		slist_wipe_free(w->hdrs);
+	}
+	if (m != NULL)
+		curl_multi_cleanup(m);
 	return NULL;
 }
 
@@ -313,9 +393,10 @@ static int
 run_clients(const struct opts *o, int c, struct result *res)
 {
 	struct worker *w = calloc((size_t)c, sizeof(*w));
+	struct driver d[2];
 	double t0, t1, *all = NULL;
 	size_t total = 0, k = 0;
-	int i, rc = 0;
+	int i, nd, started = 0, rc = 0;
 
 	memset(res, 0, sizeof(*res));
 	if (w == NULL)
@@ -325,11 +406,23 @@ run_clients(const struct opts *o, int c, struct result *res)
 		w[i].o = o;
 		w[i].idx = i;
 		w[i].seed = (unsigned)(i * 7919 + 17);
-		w[i].deadline = t0 + (double)o->seconds;
-		pthread_create(&w[i].th, NULL, reveal_loop, &w[i]);
 	}
+	/* pgbench's -j: one thread below 2 clients, else two */
+	nd = c < 2 ? 1 : 2;
+	for (i = 0; i < nd; i++) {
+		d[i].o = o;
+		d[i].w = w + (c * i) / nd;
+		d[i].n = (c * (i + 1)) / nd - (c * i) / nd;
+		d[i].deadline = t0 + (double)o->seconds;
+		if (pthread_create(&d[i].th, NULL, drive, &d[i]) != 0) {
+			free(w);
+			return -1;
+		}
+		started++;
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(d[i].th, NULL);
 	for (i = 0; i < c; i++) {
-		pthread_join(w[i].th, NULL);
 		total += w[i].nlat;
 		res->ok += w[i].ok;
 		res->fails += w[i].fails;

@@ -117,7 +117,8 @@ test_schema(struct proxy_store *st, const char *conninfo)
 {
 	struct proxy_store *st2 = NULL, *bad = NULL;
 	struct pii_errinfo ei;
-	char fresh[8], k1[80], k2[80], v[32];
+	char fresh[8], k1[80], k2[80], v[32], want_v[32], newer[16], fn[8];
+	const char *np[1];
 	int r;
 
 	pii_errinfo_clear(&ei);
@@ -145,7 +146,12 @@ test_schema(struct proxy_store *st, const char *conninfo)
 	CHECK(strcmp(k1, k2) == 0, "a second migrate keeps the subject-hash key");
 	sql1("SELECT max(version) || '/' || count(*) FROM proxy_schema", 0, NULL, v,
 	    sizeof(v));
-	CHECK_STR(v, "1/1", "proxy_schema records version 1 once");
+	snprintf(want_v, sizeof(want_v), "%d/%d", PROXY_SCHEMA_VERSION,
+	    PROXY_SCHEMA_VERSION);
+	CHECK_STR(v, want_v, "proxy_schema records each version once");
+	sql1("SELECT count(*) FROM pg_proc WHERE proname = 'proxy_rate_take'", 0,
+	    NULL, fn, sizeof(fn));
+	CHECK_STR(fn, "1", "migration 2 made proxy_rate_take()");
 
 	r = proxy_store_new(conninfo, 0, &st2, &ei);
 	CHECK(r == 0, "a second store");
@@ -159,14 +165,16 @@ test_schema(struct proxy_store *st, const char *conninfo)
 	CHECK(r == 0, "open (%d %s)", r, ei.message);
 
 	/* a schema newer than the program is refused */
-	sql1("INSERT INTO proxy_schema (version) VALUES (2)", 0, NULL, NULL, 0);
+	snprintf(newer, sizeof(newer), "%d", PROXY_SCHEMA_VERSION + 1);
+	np[0] = newer;
+	sql1("INSERT INTO proxy_schema (version) VALUES ($1::int)", 1, np, NULL, 0);
 	pii_errinfo_clear(&ei);
 	r = proxy_store_open(st2, &ei);
 	CHECK(r == PII_ERR_CONFIG && strstr(ei.message, "newer") != NULL,
 	    "open refuses a newer schema (%d: %s)", r, ei.message);
 	r = proxy_store_migrate(st2, &ei);
 	CHECK(r == PII_ERR_CONFIG, "migrate refuses a newer schema (%d)", r);
-	sql1("DELETE FROM proxy_schema WHERE version = 2", 0, NULL, NULL, 0);
+	sql1("DELETE FROM proxy_schema WHERE version = $1::int", 1, np, NULL, 0);
 	r = proxy_store_open(st2, &ei);
 	CHECK(r == 0, "open once the schema is current again");
 	proxy_store_free(st2);
