@@ -48,6 +48,7 @@ struct entry {
 	size_t buflen;
 	int state;
 	int refs;                       /* holders: the request, the log */
+	int64_t deadline_us;            /* the request gives up waiting then */
 	uint64_t seq;                   /* where the appender put it (E_OK) */
 	char origin[AUDIT_ORIGIN_MAX];
 };
@@ -1017,17 +1018,28 @@ int
 audit_log_append_at(struct audit_log *log, const struct audit_record *rec,
     char *origin, size_t origin_cap, uint64_t *seq)
 {
-	struct timespec dl;
-	struct entry *e;
-	int64_t t, deadline;
+	struct audit_pending *p;
 	int r;
 
+	if ((r = audit_log_submit(log, rec, &p)) != 0)
+		return r;
+	return audit_log_await(log, p, origin, origin_cap, seq);
+}
+
+int
+audit_log_submit(struct audit_log *log, const struct audit_record *rec,
+    struct audit_pending **out)
+{
+	struct entry *e;
+	int64_t t;
+
+	*out = NULL;
 	if (log == NULL || rec == NULL)
 		return PII_ERR_AUDIT_UNAVAILABLE;
 	if ((e = entry_new(rec)) == NULL)
 		return PII_ERR_AUDIT_UNAVAILABLE;
 	t = now_us();
-	deadline = t + (int64_t)log->wait_ms * 1000;
+	e->deadline_us = t + (int64_t)log->wait_ms * 1000;
 	pthread_mutex_lock(&log->mu);
 	if (!log->started || log->stopping || (log->unpub_since_us != 0 &&
 	    t - log->unpub_since_us > (int64_t)log->window_s * 1000000)) {
@@ -1045,8 +1057,24 @@ audit_log_append_at(struct audit_log *log, const struct audit_record *rec,
 		log->head = e;
 	log->tail = e;
 	pthread_cond_signal(&log->work);
-	dl.tv_sec = (time_t)(deadline / 1000000);
-	dl.tv_nsec = (long)(deadline % 1000000) * 1000;
+	pthread_mutex_unlock(&log->mu);
+	*out = (struct audit_pending *)e;
+	return 0;
+}
+
+int
+audit_log_await(struct audit_log *log, struct audit_pending *p, char *origin,
+    size_t origin_cap, uint64_t *seq)
+{
+	struct entry *e = (struct entry *)p;
+	struct timespec dl;
+	int r;
+
+	if (e == NULL)
+		return PII_ERR_AUDIT_UNAVAILABLE;
+	dl.tv_sec = (time_t)(e->deadline_us / 1000000);
+	dl.tv_nsec = (long)(e->deadline_us % 1000000) * 1000;
+	pthread_mutex_lock(&log->mu);
 	while (e->state == E_QUEUED || e->state == E_TAKEN)
 		if (pthread_cond_timedwait(&log->done, &log->mu, &dl) == ETIMEDOUT)
 			break;

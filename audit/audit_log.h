@@ -108,6 +108,20 @@ int audit_log_append_at(struct audit_log *log, const struct audit_record *rec,
     char *origin, size_t origin_cap, uint64_t *seq)
     __attribute__((warn_unused_result));
 
+/* audit_log_append_at in two halves, so that a caller with several records
+ * (one per item of a batch) has them committed together: submit queues a
+ * copy of rec and returns at once; await waits for that record's commit (0:
+ * durable; origin and seq as for audit_log_append_at) and releases *p.
+ * Every successful submit must be awaited exactly once.  The wait_ms bound
+ * runs from the submit.  A record whose wait ends before the appender took
+ * it is never written. */
+struct audit_pending;
+int audit_log_submit(struct audit_log *log, const struct audit_record *rec,
+    struct audit_pending **p) __attribute__((warn_unused_result));
+int audit_log_await(struct audit_log *log, struct audit_pending *p,
+    char *origin, size_t origin_cap, uint64_t *seq)
+    __attribute__((warn_unused_result));
+
 /* Sign a statement with the log's checkpoint key under its own domain
  * (audit_statement_sign); the log must be started. */
 int audit_log_sign_statement(struct audit_log *log, const char *domain,

@@ -136,8 +136,7 @@ proxy_reveal(struct proxy_server *ps, const struct proxy_caller *who,
 		pii_http_reply_error(resp, req, &ei);
 		goto out;
 	}
-	r = proxy_vault_post(ps->vault, "/v1/reveal", text, tlen,
-	    who->request_id, &ans);
+	r = proxy_vault_reveal(ps->vault, text, tlen, who->request_id, &ans);
 	if (r == PII_ERR_IO) {
 		atomic_fetch_add(&ps->vault_failures, 1);
 		pii_log(PII_LOG_WARN, "event=vault_unreachable request_id=%s",

@@ -63,6 +63,8 @@ parse_vault(const json_t *v, void *dst, const char *path, struct pii_errinfo *ei
 		{ "token_file", PII_CFG_STRING, C(token_file), 0, 0, 4096, NULL },
 		{ "connections", PII_CFG_INT, C(connections), 0, 1, 256, NULL },
 		{ "timeout_ms", PII_CFG_INT, C(timeout_ms), 0, 100, 120000, NULL },
+		{ "reveal_batch_max", PII_CFG_INT, C(reveal_batch_max), 0, 1, 64, NULL },
+		{ "reveal_batches", PII_CFG_INT, C(reveal_batches), 0, 1, 256, NULL },
 		{ NULL, 0, 0, 0, 0, 0, NULL },
 	};
 #undef C
@@ -72,8 +74,14 @@ parse_vault(const json_t *v, void *dst, const char *path, struct pii_errinfo *ei
 
 	c->connections = 16;
 	c->timeout_ms = 10000;
+	c->reveal_batch_max = 32;
+	c->reveal_batches = 2;
 	if ((r = pii_config_apply(v, f, dst, path, ei)) != 0)
 		return r;
+	if (c->reveal_batches > c->connections)
+		return pii_errinfo_set(ei, PII_ERR_CONFIG,
+		    pii_json_path_key(p, sizeof(p), path, "reveal_batches"),
+		    "must not be more than connections (%lld)", c->connections);
 	if (strncmp(c->url, "https://", 8) != 0 && !loopback_http(c->url))
 		return pii_errinfo_set(ei, PII_ERR_CONFIG,
 		    pii_json_path_key(p, sizeof(p), path, "url"),

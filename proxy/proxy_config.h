@@ -29,6 +29,8 @@ struct proxy_vault_cfg {
 	char *token_file;             /* or a service token (file of mode 0600) */
 	long long connections;        /* keep-alive pool size */
 	long long timeout_ms;
+	long long reveal_batch_max;   /* reveals gathered into one vault call (1: none) */
+	long long reveal_batches;     /* such calls in flight at once */
 };
 
 struct proxy_notify_cfg {

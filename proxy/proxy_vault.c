@@ -13,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <sodium.h>
 
 #include "../common/buf.h"
@@ -30,9 +32,27 @@ struct handle {
 	int busy;
 };
 
+/* A reveal waiting for its turn in a batch (proxy_vault_reveal). */
+struct rv_item {
+	struct rv_item *next;
+	const char *body;
+	size_t len;
+	const char *request_id;
+	struct proxy_vault_answer *ans;
+	pthread_cond_t cv;           /* signalled when done, or when it may lead */
+	int r;
+	int done;
+};
+
 struct proxy_vault {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	/* reveals gathered into batches: the queue, the batches in flight */
+	pthread_mutex_t bmu;
+	struct rv_item *bhead, *btail;
+	long long binflight;
+	int batch_unsupported;       /* the vault answered 404: one at a time */
+	long hold_ms;                /* test hook: PIIV_TEST_REVEAL_HOLD_MS */
 	struct handle *hs;
 	size_t n;
 	char base[1024];
@@ -106,7 +126,15 @@ proxy_vault_new(const struct proxy_vault_cfg *cfg, struct proxy_vault **out,
 		return PII_ERR_NOMEM;
 	pthread_mutex_init(&v->mu, NULL);
 	pthread_cond_init(&v->cv, NULL);
+	pthread_mutex_init(&v->bmu, NULL);
 	v->cfg = cfg;
+	/* tests make reveals gather deterministically: a call that takes
+	 * reveals waits this long before sending them (0 to 5000 ms) */
+	if (getenv("PIIV_TEST_REVEAL_HOLD_MS") != NULL) {
+		v->hold_ms = strtol(getenv("PIIV_TEST_REVEAL_HOLD_MS"), NULL, 10);
+		if (v->hold_ms < 0 || v->hold_ms > 5000)
+			v->hold_ms = 0;
+	}
 	v->timeout_ms = (long)cfg->timeout_ms;
 	ul = strlen(cfg->url);
 	while (ul > 0 && cfg->url[ul - 1] == '/')
@@ -138,6 +166,9 @@ proxy_vault_new(const struct proxy_vault_cfg *cfg, struct proxy_vault **out,
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 		    v->timeout_ms < 5000 ? v->timeout_ms : 5000L);
 		curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+		/* straight to the vault: never through a proxy named in the
+		 * environment (http_proxy, https_proxy, all_proxy) */
+		curl_easy_setopt(h, CURLOPT_PROXY, "");
 		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR,
 		    strncmp(v->base, "https://", 8) == 0 ? "https" : "http");
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -174,6 +205,7 @@ proxy_vault_free(struct proxy_vault *v)
 	}
 	pthread_cond_destroy(&v->cv);
 	pthread_mutex_destroy(&v->mu);
+	pthread_mutex_destroy(&v->bmu);
 	free(v);
 }
 
@@ -343,6 +375,227 @@ proxy_vault_call(struct proxy_vault *v, const char *method, const char *target,
     const char *const *headers, struct proxy_vault_answer *ans)
 {
 	return request(v, method, target, body, len, request_id, headers, ans);
+}
+
+/* Give every item of a failed batch call the call's result r. */
+static void
+batch_fail_all(struct rv_item **items, size_t n, int r)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		items[i]->r = r;
+}
+
+int
+proxy_vault_split_batch(const char *body, size_t len,
+    const char *const *request_ids, size_t n, struct proxy_vault_answer *out)
+{
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *results = json_object_get(root, "results");
+	size_t i;
+	int r = PII_ERR_INTERNAL;
+
+	for (i = 0; i < n; i++)
+		memset(&out[i], 0, sizeof(out[i]));
+	if (!json_is_array(results) || json_array_size(results) != n)
+		goto out;
+	for (i = 0; i < n; i++) {
+		json_t *e = json_array_get(results, i);
+		json_t *st = json_object_get(e, "status");
+		const char *rid = json_string_value(json_object_get(e, "request_id"));
+
+		if (!json_is_integer(st) || json_integer_value(st) < 100 ||
+		    json_integer_value(st) > 599 ||
+		    !json_is_object(json_object_get(e, "body")) || rid == NULL ||
+		    strcmp(rid, request_ids[i]) != 0)
+			goto out;
+	}
+	for (i = 0; i < n; i++) {
+		json_t *e = json_array_get(results, i);
+		char *text = json_dumps(json_object_get(e, "body"), JSON_COMPACT);
+
+		if (text == NULL) {
+			size_t j;
+
+			for (j = 0; j < i; j++)
+				proxy_vault_done(&out[j]);
+			r = PII_ERR_NOMEM;
+			goto out;
+		}
+		out[i].status = (long)json_integer_value(json_object_get(e, "status"));
+		out[i].body = text;
+		out[i].len = strlen(text);
+		snprintf(out[i].content_type, sizeof(out[i].content_type),
+		    "application/json");
+	}
+	r = 0;
+out:
+	json_decref(root);
+	return r;
+}
+
+/* proxy_vault_split_batch into the items' answers. */
+static int
+batch_split(struct rv_item **items, size_t n, const struct proxy_vault_answer *bans)
+{
+	struct proxy_vault_answer outs[64];
+	const char *rids[64] = { NULL };
+	size_t i;
+	int r;
+
+	if (n > sizeof(outs) / sizeof(outs[0]))
+		return PII_ERR_INTERNAL;
+	for (i = 0; i < n; i++)
+		rids[i] = items[i]->request_id;
+	if ((r = proxy_vault_split_batch(bans->body, bans->len, rids, n, outs)) != 0)
+		return r;
+	for (i = 0; i < n; i++)
+		*items[i]->ans = outs[i];
+	return 0;
+}
+
+/* Send items[0..n) to the vault: alone as POST /v1/reveal, else together
+ * as POST /v1/reveal/batch; each item's r and *ans set. */
+static void
+send_batch(struct proxy_vault *v, struct rv_item **items, size_t n)
+{
+	struct proxy_vault_answer bans;
+	struct pii_buf body;
+	size_t i;
+	int r;
+
+	if (n == 1 || __atomic_load_n(&v->batch_unsupported, __ATOMIC_RELAXED)) {
+		for (i = 0; i < n; i++)
+			items[i]->r = request(v, "POST", "/v1/reveal", items[i]->body,
+			    items[i]->len, items[i]->request_id, NULL, items[i]->ans);
+		return;
+	}
+	pii_buf_init(&body, (size_t)64 << 20);
+	pii_buf_append(&body, "{\"requests\":[", 13);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			pii_buf_putc(&body, ',');
+		pii_buf_append(&body, items[i]->body, items[i]->len);
+	}
+	pii_buf_append(&body, "]}", 2);
+	if (body.failed) {
+		pii_buf_free(&body);
+		batch_fail_all(items, n, PII_ERR_IO);   /* nothing was sent */
+		return;
+	}
+	r = request(v, "POST", "/v1/reveal/batch", body.data, body.len,
+	    items[0]->request_id, NULL, &bans);
+	pii_buf_free(&body);
+	if (r != 0) {
+		batch_fail_all(items, n, r);
+		return;
+	}
+	if (bans.status == 404 || bans.status == 405) {
+		/* a vault without the batch endpoint: nothing was done; one at a
+		 * time from now on */
+		proxy_vault_done(&bans);
+		__atomic_store_n(&v->batch_unsupported, 1, __ATOMIC_RELAXED);
+		for (i = 0; i < n; i++)
+			items[i]->r = request(v, "POST", "/v1/reveal", items[i]->body,
+			    items[i]->len, items[i]->request_id, NULL, items[i]->ans);
+		return;
+	}
+	if (bans.status != 200) {
+		/* the call as a whole was refused (identity, body, vault down):
+		 * each item gets that answer, as a call of its own would have */
+		for (i = 0; i < n; i++) {
+			struct proxy_vault_answer *a = items[i]->ans;
+
+			a->status = bans.status;
+			a->body = malloc(bans.len + 1);
+			if (a->body == NULL) {
+				items[i]->r = PII_ERR_INTERNAL;
+				continue;
+			}
+			memcpy(a->body, bans.body, bans.len + 1);
+			a->len = bans.len;
+			memcpy(a->content_type, bans.content_type,
+			    sizeof(a->content_type));
+			items[i]->r = 0;
+		}
+		proxy_vault_done(&bans);
+		return;
+	}
+	/* answered but not understood: the vault may have acted on every item */
+	r = batch_split(items, n, &bans);
+	proxy_vault_done(&bans);
+	if (r != 0)
+		batch_fail_all(items, n, PII_ERR_INTERNAL);
+	else
+		for (i = 0; i < n; i++)
+			items[i]->r = 0;
+}
+
+int
+proxy_vault_reveal(struct proxy_vault *v, const char *body, size_t len,
+    const char *request_id, struct proxy_vault_answer *ans)
+{
+	struct rv_item it, *batch[64];
+	size_t n, i;
+	long long max = v->cfg->reveal_batch_max;
+
+	if (max <= 1)
+		return request(v, "POST", "/v1/reveal", body, len, request_id, NULL,
+		    ans);
+	if (max > (long long)(sizeof(batch) / sizeof(batch[0])))
+		max = (long long)(sizeof(batch) / sizeof(batch[0]));
+	memset(ans, 0, sizeof(*ans));
+	memset(&it, 0, sizeof(it));
+	it.body = body;
+	it.len = len;
+	it.request_id = request_id;
+	it.ans = ans;
+	pthread_cond_init(&it.cv, NULL);
+	pthread_mutex_lock(&v->bmu);
+	if (v->btail != NULL)
+		v->btail->next = &it;
+	else
+		v->bhead = &it;
+	v->btail = &it;
+	while (!it.done) {
+		if (v->binflight >= v->cfg->reveal_batches || v->bhead == NULL) {
+			pthread_cond_wait(&it.cv, &v->bmu);
+			continue;
+		}
+		/* lead: take the oldest reveals waiting (FIFO; maybe not ours) */
+		for (n = 0; n < (size_t)max && v->bhead != NULL; n++) {
+			batch[n] = v->bhead;
+			v->bhead = v->bhead->next;
+			batch[n]->next = NULL;
+		}
+		if (v->bhead == NULL)
+			v->btail = NULL;
+		v->binflight++;
+		/* more waiting and room for another call: let the next lead */
+		if (v->bhead != NULL && v->binflight < v->cfg->reveal_batches)
+			pthread_cond_signal(&v->bhead->cv);
+		pthread_mutex_unlock(&v->bmu);
+		if (v->hold_ms > 0) {
+			struct timespec ts = { v->hold_ms / 1000,
+				(v->hold_ms % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+		send_batch(v, batch, n);
+		pthread_mutex_lock(&v->bmu);
+		v->binflight--;
+		for (i = 0; i < n; i++) {
+			batch[i]->done = 1;
+			if (batch[i] != &it)
+				pthread_cond_signal(&batch[i]->cv);
+		}
+		if (v->bhead != NULL)
+			pthread_cond_signal(&v->bhead->cv);
+	}
+	pthread_mutex_unlock(&v->bmu);
+	pthread_cond_destroy(&it.cv);
+	return it.r;
 }
 
 void

@@ -52,6 +52,27 @@ int proxy_vault_get(struct proxy_vault *v, const char *path,
 int proxy_vault_call(struct proxy_vault *v, const char *method,
     const char *target, const char *body, size_t len, const char *request_id,
     const char *const *headers, struct proxy_vault_answer *ans);
+/*
+ * One reveal (body: the JSON object POST /v1/reveal takes, whose context
+ * carries request_id): results exactly as proxy_vault_post(v, "/v1/reveal",
+ * ...).  Reveals that arrive while vault.reveal_batches calls are already
+ * in flight wait, and the next free caller sends up to
+ * vault.reveal_batch_max of them, oldest first, in one POST
+ * /v1/reveal/batch; each gets its own result back, checked to carry its
+ * own request id.  A call that fails fails each reveal in it the same way.
+ * With reveal_batch_max 1 (or a vault without the batch endpoint) every
+ * reveal is its own call.
+ */
+int proxy_vault_reveal(struct proxy_vault *v, const char *body, size_t len,
+    const char *request_id, struct proxy_vault_answer *ans);
+/* The answers of the n reveals of a 200 answer of POST /v1/reveal/batch
+ * (body, len): out[i] gets the status and body (re-serialized) of result i.
+ * 0, or PII_ERR_INTERNAL (out untouched but cleared) unless there is
+ * exactly one result per reveal, in order, each with a status 100-599, an
+ * object body and request_id equal to request_ids[i]; PII_ERR_NOMEM.
+ * Release each out[i] with proxy_vault_done. */
+int proxy_vault_split_batch(const char *body, size_t len,
+    const char *const *request_ids, size_t n, struct proxy_vault_answer *out);
 void proxy_vault_done(struct proxy_vault_answer *ans);
 
 #endif

@@ -29,6 +29,7 @@ struct route {
 static const struct route routes[] = {
 	{ "POST", "/v1/tokenize", VAULT_OP_TOKENIZE, "tokenize" },
 	{ "POST", "/v1/reveal", VAULT_OP_REVEAL, "reveal" },
+	{ "POST", "/v1/reveal/batch", VAULT_OP_REVEAL, "reveal_batch" },
 	{ "POST", "/v1/detokenize", VAULT_OP_DETOKENIZE, "detokenize" },
 	{ "POST", "/v1/subjects/resolve", VAULT_OP_RESOLVE, "resolve" },
 	{ "GET", "/v1/subjects/", VAULT_OP_SUBJECT, "subject" },
@@ -395,7 +396,10 @@ api_handler(void *ctx, const struct pii_http_request *req,
 		vault_tokenize(vs, &who, req, resp);
 		break;
 	case VAULT_OP_REVEAL:
-		vault_reveal(vs, &who, req, resp);
+		if (strcmp(rt->name, "reveal_batch") == 0)
+			vault_reveal_batch(vs, &who, req, resp);
+		else
+			vault_reveal(vs, &who, req, resp);
 		break;
 	case VAULT_OP_DETOKENIZE:
 		vault_detokenize(vs, &who, req, resp);
@@ -432,7 +436,8 @@ api_limit(void *ctx, const char *method, const char *path)
 	struct vault_server *vs = ctx;
 
 	(void)method;
-	if (strcmp(path, "/v1/tokenize") == 0 || strcmp(path, "/v1/detokenize") == 0)
+	if (strcmp(path, "/v1/tokenize") == 0 || strcmp(path, "/v1/detokenize") == 0 ||
+	    strcmp(path, "/v1/reveal/batch") == 0)
 		return (size_t)vs->cfg->max_body_bytes;
 	return (size_t)vs->cfg->max_small_body_bytes;
 }

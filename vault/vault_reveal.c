@@ -234,36 +234,91 @@ vault_parse_subject(struct vault_server *vs, json_t *root, char token[VAULT_TOKE
 	return r;
 }
 
-void
-vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
-    const struct pii_http_request *req, struct pii_http_response *resp)
+/*
+ * One reveal, in parts so that a batch's audit records are committed
+ * together: reveal_begin parses, reads and decrypts; reveal_submit queues
+ * the audit record (allow, or the refusal) without waiting; reveal_end
+ * waits for that record and only then answers.  A failure before a record is submitted
+ * (bad input, database, crypto) is answered with no record, as before.
+ */
+struct reveal_job {
+	struct vault_caller who;
+	char subject_token[VAULT_TOKEN_MAX];
+	const char *cats[MAX_REVEAL_CATEGORIES];
+	size_t ncats;
+	int fail;                       /* nonzero: answer ei, nothing audited */
+	struct pii_errinfo ei;
+	int refused;                    /* nonzero: refused with this code, audited */
+	const char *refusal;
+	json_t *fields;                 /* the answer once audited (allow) */
+	long long count;                /* values revealed */
+	int to_submit;                  /* a record is due (reveal_submit) */
+	struct audit_pending *ap;       /* the record submitted, or NULL */
+	int submit_failed;
+};
+
+/* Submit job's record (allow when !job->refused), not waiting for it. */
+static void
+reveal_submit(struct vault_server *vs, struct reveal_job *job)
+{
+	struct audit_record rec;
+
+	if (!job->to_submit)
+		return;
+	job->to_submit = 0;
+	memset(&rec, 0, sizeof(rec));
+	rec.actor = job->who.id != NULL ? job->who.id->name : "anonymous";
+	rec.role = job->who.role;
+	rec.on_behalf_of = job->who.on_behalf_of;
+	rec.purpose = job->who.purpose;
+	rec.ticket = job->who.ticket;
+	rec.action = REVEAL_ACTION(&job->who);
+	rec.subject_token = job->subject_token;
+	rec.categories = job->cats;
+	rec.ncategories = job->ncats;
+	rec.decision = job->refused ? "deny" : "allow";
+	rec.reason = job->refused ? pii_err_api_code(job->refused) : "ok";
+	rec.request_id = job->who.request_id;
+	rec.count = job->count;
+	if (audit_log_submit(vs->audit, &rec, &job->ap) != 0) {
+		job->ap = NULL;
+		job->submit_failed = 1;
+	}
+}
+
+static void
+reveal_begin(struct vault_server *vs, const struct vault_caller *who_in,
+    json_t *root, struct reveal_job *job)
 {
 	static const char *const keys[] = { "subject", "subject_token", "categories",
 		"context", NULL };
-	struct vault_caller who = *who_in;
-	struct pii_errinfo ei;
-	const char *cats[MAX_REVEAL_CATEGORIES];
-	char subject_token[VAULT_TOKEN_MAX], p[PII_ERR_MAX_FIELD];
+	char p[PII_ERR_MAX_FIELD];
 	struct vault_dek *dek = NULL;
 	struct pii_buf catlit;
-	json_t *root = NULL, *jcats, *fields = NULL;
+	json_t *jcats;
 	PGresult *res = NULL;
 	PGconn *c;
 	const char *params[3];
-	size_t i, j, ncats = 0;
-	long long count = 0;
+	size_t i, j;
 	int r;
 
-	pii_errinfo_clear(&ei);
+	job->who = *who_in;
+	pii_errinfo_clear(&job->ei);
 	pii_buf_init(&catlit, 4096);
-	if ((r = vault_parse_body(vs, req, keys, &root, &ei)) != 0 ||
-	    (r = vault_parse_subject(vs, root, subject_token, &ei)) != 0 ||
-	    (r = parse_context(root, &who, 1, &ei)) != 0 ||
+	if (!json_is_object(root)) {
+		r = pii_errinfo_set(&job->ei, PII_ERR_BAD_REQUEST, NULL,
+		    "the body must be a JSON object");
+		goto fail;
+	}
+	/* the context first: its request id is the item's in a batch */
+	if ((r = pii_json_check_keys(root, keys, "", &job->ei)) != 0 ||
+	    (r = parse_context(root, &job->who, 1, &job->ei)) != 0 ||
+	    (r = vault_parse_subject(vs, root, job->subject_token, &job->ei)) != 0 ||
 	    (r = pii_json_get_array(root, "categories", 1, MAX_REVEAL_CATEGORIES, "",
-	    &jcats, &ei)) != 0)
+	    &jcats, &job->ei)) != 0)
 		goto fail;
 	if (json_array_size(jcats) == 0) {
-		r = pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, "categories",
+		r = pii_errinfo_set(&job->ei, PII_ERR_BAD_REQUEST, "categories",
 		    "must not be empty");
 		goto fail;
 	}
@@ -273,20 +328,21 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 
 		pii_json_path_index(p, sizeof(p), "categories", i);
 		if (cat == NULL) {
-			r = pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, p, "must be a string");
+			r = pii_errinfo_set(&job->ei, PII_ERR_BAD_REQUEST, p,
+			    "must be a string");
 			goto fail;
 		}
 		if (!vault_category_known(&vs->cfg->categories, cat)) {
-			r = pii_errinfo_set(&ei, PII_ERR_UNKNOWN_CATEGORY, p,
+			r = pii_errinfo_set(&job->ei, PII_ERR_UNKNOWN_CATEGORY, p,
 			    "unknown category");
 			goto fail;
 		}
-		for (j = 0; j < ncats; j++)
-			if (strcmp(cats[j], cat) == 0)
+		for (j = 0; j < job->ncats; j++)
+			if (strcmp(job->cats[j], cat) == 0)
 				break;
-		if (j < ncats)
+		if (j < job->ncats)
 			continue;
-		cats[ncats++] = cat;
+		job->cats[job->ncats++] = cat;
 		pii_buf_array_elem(&catlit, cat);
 	}
 	pii_buf_putc(&catlit, '}');
@@ -295,8 +351,8 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 		goto fail;
 	/* One round trip: the subject, its wrapped key, its objection state
 	 * and the values asked for (columns 5-9; NULL when it has none). */
-	params[0] = subject_token;
-	params[1] = who.purpose;
+	params[0] = job->subject_token;
+	params[1] = job->who.purpose;
 	params[2] = catlit.data;
 	r = pii_pg_exec(vs->db, c,
 	    "SELECT s.id, s.status, k.kek_epoch, encode(k.wrapped_dek, 'hex'),"
@@ -312,30 +368,29 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 	if (r != 0)
 		goto fail;
 	if (PQntuples(res) == 0) {
-		deny(vs, &who, REVEAL_ACTION(&who), subject_token, cats, ncats, PII_ERR_NOT_FOUND,
-		    "no such subject", req, resp);
-		goto out;
+		job->refused = PII_ERR_NOT_FOUND;
+		job->refusal = "no such subject";
+	} else if (strcmp(PQgetvalue(res, 0, 1), "erased") == 0) {
+		job->refused = PII_ERR_SUBJECT_ERASED;
+		job->refusal = "the subject has been erased";
+	} else if (strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
+		job->refused = PII_ERR_OBJECTION;
+		job->refusal = "the subject objects to this purpose";
 	}
-	if (strcmp(PQgetvalue(res, 0, 1), "erased") == 0) {
-		deny(vs, &who, REVEAL_ACTION(&who), subject_token, cats, ncats,
-		    PII_ERR_SUBJECT_ERASED, "the subject has been erased", req, resp);
-		goto out;
-	}
-	if (strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
-		deny(vs, &who, REVEAL_ACTION(&who), subject_token, cats, ncats, PII_ERR_OBJECTION,
-		    "the subject objects to this purpose", req, resp);
+	if (job->refused) {
+		job->to_submit = 1;
 		goto out;
 	}
 	if (PQgetisnull(res, 0, 3)) {
 		r = PII_ERR_CRYPTO;
 		goto fail;
 	}
-	if ((r = vault_unwrap_hex(vs, subject_token, PQgetvalue(res, 0, 3),
+	if ((r = vault_unwrap_hex(vs, job->subject_token, PQgetvalue(res, 0, 3),
 	    PQgetvalue(res, 0, 2), &dek)) != 0)
 		goto fail;
-	fields = json_object();
-	for (i = 0; i < ncats; i++)
-		json_object_set_new(fields, cats[i], json_array());
+	job->fields = json_object();
+	for (i = 0; i < job->ncats; i++)
+		json_object_set_new(job->fields, job->cats[i], json_array());
 	for (i = 0; i < (size_t)PQntuples(res); i++) {
 		const char *tok = PQgetvalue(res, (int)i, 5);
 		const char *cat = PQgetvalue(res, (int)i, 6);
@@ -343,33 +398,204 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who_in,
 
 		if (PQgetisnull(res, (int)i, 5))
 			continue;   /* the subject has none of these categories */
-		if ((r = vault_open_hex(dek, subject_token, cat, tok,
+		if ((r = vault_open_hex(dek, job->subject_token, cat, tok,
 		    PQgetvalue(res, (int)i, 7), &value)) != 0)
 			goto fail;
-		json_array_append_new(json_object_get(fields, cat),
+		json_array_append_new(json_object_get(job->fields, cat),
 		    json_pack("{s:o, s:s, s:s, s:s}", "value", value, "token", tok,
 		    "source", PQgetvalue(res, (int)i, 8), "last_seen",
 		    PQgetvalue(res, (int)i, 9)));
-		count++;
+		job->count++;
 	}
-	/* fail closed: no record, no answer */
-	if (vault_audit(vs, &who, REVEAL_ACTION(&who), subject_token, cats, ncats, 1, 0, count,
-	    NULL, NULL) != 0) {
-		r = pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL,
-		    "audit log unavailable; nothing revealed");
-		goto fail;
-	}
-	pii_http_reply_json(resp, 200, json_pack("{s:s, s:o}", "subject_token",
-	    subject_token, "fields", fields));
-	fields = NULL;
+	job->to_submit = 1;
 	goto out;
 fail:
-	vault_reply_fail(vs, req, resp, r, &ei);
+	job->fail = r != 0 ? r : PII_ERR_INTERNAL;
+	json_decref(job->fields);
+	job->fields = NULL;
 out:
-	json_decref(fields);
 	vault_dek_free(dek);
 	PQclear(res);
 	pii_buf_free(&catlit);
+}
+
+/* Wait for job's record, then answer (resp); req supplies the request id
+ * of error answers. */
+static void
+reveal_end(struct vault_server *vs, struct reveal_job *job,
+    const struct pii_http_request *req, struct pii_http_response *resp)
+{
+	struct pii_errinfo ei;
+	int r = 0;
+
+	if (job->fail) {
+		vault_reply_fail(vs, req, resp, job->fail, &job->ei);
+		return;
+	}
+	/* fail closed: no record, no answer */
+	if (job->submit_failed || audit_log_await(vs->audit, job->ap, NULL, 0,
+	    NULL) != 0)
+		r = PII_ERR_AUDIT_UNAVAILABLE;
+	job->ap = NULL;
+	if (r != 0) {
+		atomic_fetch_add(&vs->audit_failures, 1);
+		pii_log(PII_LOG_ERROR, "event=audit_write_failed action=%s "
+		    "request_id=%s detail=\"%s\"", REVEAL_ACTION(&job->who),
+		    job->who.request_id, pii_pg_last_error());
+		pii_errinfo_set(&ei, PII_ERR_AUDIT_UNAVAILABLE, NULL, "%s",
+		    job->refused ? "audit log unavailable; request refused" :
+		    "audit log unavailable; nothing revealed");
+		pii_http_reply_error(resp, req, &ei);
+		return;
+	}
+	if (job->refused) {
+		pii_errinfo_set(&ei, job->refused, NULL, "%s", job->refusal);
+		pii_http_reply_error(resp, req, &ei);
+		return;
+	}
+	pii_http_reply_json(resp, 200, json_pack("{s:s, s:o}", "subject_token",
+	    job->subject_token, "fields", job->fields));
+	job->fields = NULL;
+}
+
+static void
+reveal_job_free(struct reveal_job *job)
+{
+	json_decref(job->fields);
+	job->fields = NULL;
+}
+
+void
+vault_reveal(struct vault_server *vs, const struct vault_caller *who,
+    const struct pii_http_request *req, struct pii_http_response *resp)
+{
+	struct reveal_job job;
+	struct pii_errinfo ei;
+	json_t *root = NULL;
+
+	memset(&job, 0, sizeof(job));
+	pii_errinfo_clear(&ei);
+	if (vault_parse_body(vs, req, NULL, &root, &ei) != 0) {
+		pii_http_reply_error(resp, req, &ei);
+		return;
+	}
+	reveal_begin(vs, who, root, &job);
+	reveal_submit(vs, &job);
+	reveal_end(vs, &job, req, resp);
+	reveal_job_free(&job);
+	json_decref(root);
+}
+
+/*
+ * POST /v1/reveal/batch {"requests": [reveal, ...]}: up to
+ * VAULT_REVEAL_BATCH_MAX reveals, each exactly as POST /v1/reveal would
+ * take it (its own context: person, role, purpose, ticket, request id), in
+ * one call.  The answer is 200 {"results": [{"status", "request_id",
+ * "body"}, ...]} in the same order, each status and body what /v1/reveal
+ * would have answered, request_id the item's (context.request_id, else the
+ * call's); every item has its own audit record, and the records are
+ * committed together before anything is answered.  pii-proxy gathers the
+ * access requests that arrive while its earlier calls are in flight into
+ * one such call.
+ */
+void
+vault_reveal_batch(struct vault_server *vs, const struct vault_caller *who,
+    const struct pii_http_request *req, struct pii_http_response *resp)
+{
+	static const char *const keys[] = { "requests", NULL };
+	struct reveal_job *jobs = NULL;
+	struct pii_errinfo ei;
+	struct pii_buf out;
+	json_t *root = NULL, *items;
+	size_t i, n;
+
+	pii_errinfo_clear(&ei);
+	pii_buf_init(&out, (size_t)64 << 20);
+	if (vault_parse_body(vs, req, keys, &root, &ei) != 0 ||
+	    pii_json_get_array(root, "requests", 1, VAULT_REVEAL_BATCH_MAX, "",
+	    &items, &ei) != 0) {
+		pii_http_reply_error(resp, req, &ei);
+		goto out;
+	}
+	if ((n = json_array_size(items)) == 0) {
+		pii_errinfo_set(&ei, PII_ERR_BAD_REQUEST, "requests",
+		    "must not be empty");
+		pii_http_reply_error(resp, req, &ei);
+		goto out;
+	}
+	if ((jobs = calloc(n, sizeof(*jobs))) == NULL) {
+		pii_errinfo_set(&ei, PII_ERR_NOMEM, NULL, "out of memory");
+		pii_http_reply_error(resp, req, &ei);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		char path[PII_ERR_MAX_FIELD];
+
+		if (!json_is_object(json_array_get(items, i))) {
+			pii_json_path_index(path, sizeof(path), "requests", i);
+			jobs[i].fail = pii_errinfo_set(&jobs[i].ei, PII_ERR_BAD_REQUEST,
+			    path, "must be a JSON object (one reveal)");
+			jobs[i].who = *who;
+			continue;
+		}
+		reveal_begin(vs, who, json_array_get(items, i), &jobs[i]);
+		/* a field named in an item's error is under its index */
+		if (jobs[i].fail && jobs[i].ei.field[0] != '\0') {
+			snprintf(path, sizeof(path), "requests[%zu].%s", i,
+			    jobs[i].ei.field);
+			snprintf(jobs[i].ei.field, sizeof(jobs[i].ei.field), "%s",
+			    path);
+		}
+	}
+	/* every record at once: one group commit for the batch */
+	for (i = 0; i < n; i++)
+		reveal_submit(vs, &jobs[i]);
+	pii_buf_append(&out, "{\"results\":[", 12);
+	for (i = 0; i < n; i++) {
+		struct pii_http_request ireq = *req;
+		struct pii_http_response iresp;
+		char head[48];
+
+		/* an item's errors carry its own request id */
+		ireq.request_id = jobs[i].who.request_id != NULL ?
+		    jobs[i].who.request_id : req->request_id;
+		memset(&iresp, 0, sizeof(iresp));
+		reveal_end(vs, &jobs[i], &ireq, &iresp);
+		snprintf(head, sizeof(head), "%s{\"status\":%u,\"request_id\":",
+		    i ? "," : "", iresp.body != NULL ? iresp.status : 500);
+		pii_buf_append(&out, head, strlen(head));
+		pii_buf_json_str(&out, ireq.request_id);
+		pii_buf_append(&out, ",\"body\":", 8);
+		if (iresp.body != NULL) {
+			pii_buf_append(&out, iresp.body, iresp.body_len);
+			iresp.body_free(iresp.body);
+		} else {
+			pii_buf_append(&out, "{\"error\":{\"code\":\"internal\","
+			    "\"message\":\"internal error\"}}", 58);
+		}
+		pii_buf_putc(&out, '}');
+	}
+	pii_buf_append(&out, "]}", 2);
+	if (out.failed) {
+		pii_errinfo_set(&ei, PII_ERR_NOMEM, NULL, "out of memory");
+		pii_http_reply_error(resp, req, &ei);
+		goto out;
+	}
+	{
+		char *text = out.data;
+		size_t len = out.len;
+
+		out.data = NULL;
+		out.len = out.cap = 0;
+		pii_http_reply_text(resp, 200, text, len, "application/json");
+	}
+out:
+	for (i = 0; jobs != NULL && i < n; i++) {
+		/* a submitted record is always awaited (reveal_end did) */
+		reveal_job_free(&jobs[i]);
+	}
+	free(jobs);
+	pii_buf_free(&out);
 	json_decref(root);
 }
 

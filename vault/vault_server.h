@@ -45,6 +45,10 @@ void vault_server_stop(struct vault_server *vs);
 /* Request handlers (vault_api.c dispatches to them). */
 void vault_tokenize(struct vault_server *vs, const struct vault_caller *who,
     const struct pii_http_request *req, struct pii_http_response *resp);
+/* POST /v1/reveal/batch: at most this many reveals in one call */
+#define VAULT_REVEAL_BATCH_MAX 64
+void vault_reveal_batch(struct vault_server *vs, const struct vault_caller *who,
+    const struct pii_http_request *req, struct pii_http_response *resp);
 void vault_reveal(struct vault_server *vs, const struct vault_caller *who,
     const struct pii_http_request *req, struct pii_http_response *resp);
 void vault_detokenize(struct vault_server *vs, const struct vault_caller *who,

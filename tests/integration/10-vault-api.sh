@@ -105,6 +105,37 @@ expect_status "reveal: erased subject is 410 subject_erased" 410 subject_erased 
 vault_post tagger v1/tokenize '{"source":"t","records":[{"subject":"user:'$R'-1003","fields":{"phone":"010-9999-0000"}}]}' >"$T/er.json"
 expect_eq "tokenize: erased subject dropped" "$(json_get dropped.0.reason "$T/er.json")" subject_erased
 
+# reveal/batch: several reveals in one call, each answered and audited as
+# POST /v1/reveal would be, in order, under its own request id
+bctx() { echo "\"context\":{\"on_behalf_of\":\"$1\",\"role\":\"cs_agent\",\"purpose\":\"$2\",\"request_id\":\"$3\"}"; }
+bq='{"requests":[{"subject":"user:'$R'-1001","categories":["email"],'$(bctx kim@corp support bq1-$R)'},'
+bq+='{"subject":"user:nobody-'$R'","categories":["email"],'$(bctx lee@corp support bq2-$R)'},'
+bq+='{"subject_token":"'$subj_tok'","categories":["email"],'$(bctx kim@corp marketing bq3-$R)'},'
+bq+='{"subject":"user:'$R'-1002","categories":["email","name"],'$(bctx ann@corp support bq4-$R)'},'
+bq+='{"subject":"user:'$R'-1001","categories":["bogus"],'$(bctx kim@corp support bq5-$R)'},'
+bq+='7,'
+bq+='{"subject":"user:'$R'-1003","categories":["phone"],'$(bctx kim@corp support bq7-$R)'}]}'
+expect_status "reveal/batch: 200 with a result per reveal" 200 - -- "${AS_PROXY[@]}" -X POST "$PIIV_VAULT_URL/v1/reveal/batch" -d "$bq"
+cp "$LAST_BODY" "$T/bq.json"
+expect_eq "reveal/batch: 0 revealed" "$(json_get results.0.status "$T/bq.json")/$(json_get results.0.body.fields.email.0.value "$T/bq.json")" "200/alice@example.com"
+expect_eq "reveal/batch: each result carries its reveal's request id" "$(json_get results.0.request_id "$T/bq.json") $(json_get results.3.request_id "$T/bq.json")" "bq1-$R bq4-$R"
+expect_eq "reveal/batch: 1 unknown subject is its own 404" "$(json_get results.1.status "$T/bq.json")/$(json_get results.1.body.error.code "$T/bq.json")/$(json_get results.1.body.error.request_id "$T/bq.json")" "404/not_found/bq2-$R"
+expect_eq "reveal/batch: 2 objection to its own purpose" "$(json_get results.2.status "$T/bq.json")/$(json_get results.2.body.error.code "$T/bq.json")" "403/objection_in_force"
+expect_eq "reveal/batch: 3 another subject's values, not the first's" "$(json_get results.3.body.fields.email.0.value "$T/bq.json")" "bob@example.com"
+expect_eq "reveal/batch: 4 bad input names the reveal's index" "$(json_get results.4.status "$T/bq.json")/$(json_get results.4.body.error.code "$T/bq.json")/$(json_get results.4.body.error.field "$T/bq.json")" "400/unknown_category/requests[4].categories[0]"
+expect_eq "reveal/batch: 5 a reveal that is not an object" "$(json_get results.5.status "$T/bq.json")/$(json_get results.5.body.error.field "$T/bq.json")" "400/requests[5]"
+expect_eq "reveal/batch: 6 erased subject" "$(json_get results.6.status "$T/bq.json")/$(json_get results.6.body.error.code "$T/bq.json")" "410/subject_erased"
+expect_eq "reveal/batch: no value crosses into another result (alice's email once, bob's once)" "$(grep -o 'alice@example.com' "$T/bq.json" | wc -l)/$(grep -o 'bob@example.com' "$T/bq.json" | wc -l)" "1/1"
+n=$(psql "$PIIV_AUDIT_PG" -Atc "select string_agg(request_id || ':' || decision || ':' || reason || ':' || coalesce(on_behalf_of, '') || ':' || purpose, ' ' order by request_id) from audit_records where request_id like 'bq%-$R'")
+expect_eq "reveal/batch: one record per reveal that reached the data, each its own" "$n" \
+	"bq1-$R:allow:ok:kim@corp:support bq2-$R:deny:not_found:lee@corp:support bq3-$R:deny:objection_in_force:kim@corp:marketing bq4-$R:allow:ok:ann@corp:support bq7-$R:deny:subject_erased:kim@corp:support"
+expect_status "reveal/batch: empty is 400" 400 bad_request -- "${AS_PROXY[@]}" -X POST "$PIIV_VAULT_URL/v1/reveal/batch" -d '{"requests":[]}'
+expect_eq "reveal/batch: empty names requests" "$(json_get error.field "$LAST_BODY")" requests
+big='{"requests":['; for i in $(seq 65); do big+='{"subject":"user:x","categories":["email"],"context":{"purpose":"support"}},'; done; big="${big%,}]}"
+expect_status "reveal/batch: 65 reveals is 413" 413 too_large -- "${AS_PROXY[@]}" -X POST "$PIIV_VAULT_URL/v1/reveal/batch" -d "$big"
+expect_status "reveal/batch: unknown top-level key" 400 bad_request -- "${AS_PROXY[@]}" -X POST "$PIIV_VAULT_URL/v1/reveal/batch" -d '{"requests":[{"subject":"user:x","categories":["email"],"context":{"purpose":"support"}}],"extra":1}'
+expect_status "reveal/batch: an identity without reveal is refused" 403 forbidden -- "${AS_TAGGER[@]}" -X POST "$PIIV_VAULT_URL/v1/reveal/batch" -d "$bq"
+
 # request ids: the caller's is echoed, and the proxy's context id is audited
 hdr=$(curl -sS -D - -o /dev/null --cacert "$PIIV_CACERT" -H 'X-Request-Id: my-req.42' "$PIIV_VAULT_URL/healthz" | tr -d '\r' | grep -i '^x-request-id:' | cut -d' ' -f2)
 expect_eq "X-Request-Id from the caller is echoed" "$hdr" "my-req.42"

@@ -20,11 +20,12 @@ grep -qF "$email" "$LAST_BODY" && fail "reveal: no value in the 503" || ok "reve
 expect_status "detokenize without an audit log: 503" 503 audit_unavailable -- "${AS_PROXY[@]}" -X POST "$PIIV_VAULT_URL/v1/detokenize" \
 	-d "{\"tokens\":[\"$etok\"],\"context\":{\"purpose\":\"test\"}}"
 grep -qF "$email" "$LAST_BODY" && fail "detokenize: no value in the 503" || ok "detokenize: no value in the 503"
+m0=$(psql "$PIIV_PG" -Atc "select count(*) from pii_values where source = 'audit.test'")
 expect_status "tokenize without an audit log: 503" 503 audit_unavailable -- "${AS_TAGGER[@]}" -X POST "$PIIV_VAULT_URL/v1/tokenize" \
 	-d "{\"source\":\"audit.test\",\"records\":[{\"subject\":\"user:af-$R-new\",\"fields\":{\"email\":\"new-$email\"}}]}"
 n=$(psql "$PIIV_PG" -Atc "select count(*) from subjects where subject_token = '$(json_get records.0.subject_token "$T/t.json")'")
 m=$(psql "$PIIV_PG" -Atc "select count(*) from pii_values where source = 'audit.test'")
-expect_eq "tokenize without an audit log stored nothing" "$m" 1
+expect_eq "tokenize without an audit log stored nothing" "$m" "$m0"
 expect_status "refusals without an audit log are refused too (503, not 401)" 503 audit_unavailable -- "${AS_NONE[@]}" -X POST "$PIIV_VAULT_URL/v1/reveal" -d '{}'
 expect_status "readyz reports the audit log unavailable" 503 - -- "$PIIV_VAULT_ADMIN_URL/readyz"
 expect_eq "readyz names the audit log" "$(json_get audit "$LAST_BODY")" unavailable

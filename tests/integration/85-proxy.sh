@@ -299,6 +299,58 @@ expect_eq "N allowed + M denied requests leave exactly N + M records" \
 expect_eq "... N of them allow, M deny" \
 	"$(audit_count "request_id like '$run-%' and decision = 'allow'") $(audit_count "request_id like '$run-%' and decision = 'deny'")" "$n_ok $n_deny"
 
+# ---- gathered reveals: concurrent accesses by different people, each its own answer ----
+# A second proxy that lets one vault call carrying reveals be in flight and
+# holds each call 400 ms (PIIV_TEST_REVEAL_HOLD_MS): the first access goes
+# alone, the others arrive meanwhile and go together in one /v1/reveal/batch.
+gport=$(python3 - "$PIIV_PROXY_CONFIG" "$T/gather.json" <<'PY'
+import json, socket, sys
+c = json.load(open(sys.argv[1]))
+ports = []
+for _ in range(2):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); ports.append(s.getsockname()[1]); s.close()
+c["listen"]["port"] = ports[0]
+c["admin_listen"]["port"] = ports[1]
+c["vault"]["reveal_batches"] = 1
+json.dump(c, open(sys.argv[2], "w"))
+print(ports[0], ports[1])
+PY
+)
+read -r gp gap <<<"$gport"
+R=${RANDOM}${RANDOM}
+PIIV_TEST_REVEAL_HOLD_MS=400 "$PIIV_BIN/pii-proxy" serve --config "$T/gather.json" >"$T/gather.log" 2>&1 &
+gpid=$!
+for _ in $(seq 50); do curl -fsS --cacert "$PIIV_CACERT" "https://localhost:$gap/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+recs=""
+for i in 1 2 3 4 5 6 7 8; do
+	recs+="${recs:+,}{\"subject\":\"user:g$R-$i\",\"fields\":{\"email\":\"g$i-$R@example.com\"}}"
+	gkey[i]=$("$PIIV_BIN/pii-proxy" apikey create --config "$PIIV_PROXY_CONFIG" --user "gather$i-$R@corp.test" --role cs_lead 2>/dev/null)
+done
+vault_post tagger /v1/tokenize "{\"source\":\"gather.test\",\"records\":[$recs]}" >/dev/null
+nb0=$(curl -sS --cacert "$PIIV_CACERT" "$PIIV_VAULT_ADMIN_URL/metrics" | awk '/^piiv_vault_http_requests_total\{route="reveal_batch",status="200"\}/ {print $2}')
+cpids=()
+for i in 1 2 3 4 5 6 7 8; do
+	curl -sS --max-time "$CURL_MAX_TIME" --cacert "$PIIV_CACERT" -H "Authorization: Bearer ${gkey[i]}" "${JSON_CT[@]}" \
+		-X POST "https://localhost:$gp/v1/access" -o "$T/g$i.json" \
+		-d "{\"subject\":\"user:g$R-$i\",\"categories\":[\"email\"],\"purpose\":\"support\",\"ticket\":\"CS-$i\"}" &
+	cpids+=($!)
+	sleep 0.05
+done
+wait "${cpids[@]}"
+got=""; want=""; recd=""; wrec=""
+for i in 1 2 3 4 5 6 7 8; do
+	got+="$(json_get fields.email.0 "$T/g$i.json" 2>/dev/null) "
+	want+="g$i-$R@example.com "
+	grid=$(json_get request_id "$T/g$i.json" 2>/dev/null)
+	recd+="$(psql "$PIIV_AUDIT_PG" -Atc "select count(*) || ':' || string_agg(on_behalf_of || ':' || decision, ',') from audit_records where request_id = '$grid'") "
+	wrec+="1:gather$i-$R@corp.test:allow "
+done
+expect_eq "gathered: eight people at once, each sees only their own subject's email" "$got" "$want"
+expect_eq "gathered: each access recorded once, on behalf of its own person" "$recd" "$wrec"
+nb1=$(curl -sS --cacert "$PIIV_CACERT" "$PIIV_VAULT_ADMIN_URL/metrics" | awk '/^piiv_vault_http_requests_total\{route="reveal_batch",status="200"\}/ {print $2}')
+check "gathered: the vault got them in /v1/reveal/batch calls" test "${nb1:-0}" -gt "${nb0:-0}"
+kill "$gpid" 2>/dev/null; wait "$gpid" 2>/dev/null
+
 # ---- the log: no PII, and it verifies with both writers' keys ---------------------------------------
 check "no PII value in the audit log" bash -c '! psql "$1" -Atc "select row_to_json(a) from audit_records a" | grep -qF -e alice.kim -e 9001011234567 -e "Kim Minsu" -e user:8501' _ "$PIIV_AUDIT_PG"
 check "no PII value in the proxy's log" bash -c '! grep -qF -e alice.kim -e 9001011234567 -e "Kim Minsu" -e user:8501 "$1"' _ "$PIIV_DIR/log/proxy.log"
