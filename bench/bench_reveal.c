@@ -276,6 +276,15 @@ record(struct worker *w, CURLcode cc, double secs)
 	w->ok++;
 }
 
+/* A client that could not send (or finish) a request: one failure. */
+static void
+lost(struct worker *w, const char *why)
+{
+	w->fails++;
+	if (w->err[0] == '\0')
+		snprintf(w->err, sizeof(w->err), "%s", why);
+}
+
 /* Send w's next request for a random subject of its window. */
 static int
 start_request(CURLM *m, struct worker *w)
@@ -330,15 +339,22 @@ drive(void *arg)
 		} else {
 			w->h = handle(o, o->token, &w->hdrs);
 		}
-		if (w->h == NULL)
+		if (w->h == NULL) {
+			lost(w, "cannot make a libcurl handle");
 			continue;
+		}
 		curl_easy_setopt(w->h, CURLOPT_URL, url);
 		curl_easy_setopt(w->h, CURLOPT_WRITEFUNCTION, keep);
 		curl_easy_setopt(w->h, CURLOPT_WRITEDATA, w);
 		curl_easy_setopt(w->h, CURLOPT_PRIVATE, w);
 		if (start_request(m, w) == 0)
 			active++;
+		else
+			lost(w, "cannot start a request");
 	}
+	if (m == NULL)
+		for (i = 0; i < d->n; i++)
+			lost(&d->w[i], "cannot make a libcurl multi handle");
 	while (active > 0) {
 		CURLMsg *msg;
 		int still, left;
@@ -356,12 +372,22 @@ drive(void *arg)
 			curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&w);
 			curl_multi_remove_handle(m, e);
 			record(w, cc, t1 - w->t0);
-			if (t1 >= d->deadline || start_request(m, w) != 0)
+			w->t0 = 0;
+			if (t1 >= d->deadline)
 				active--;
+			else if (start_request(m, w) != 0) {
+				w->t0 = 0;
+				lost(w, "cannot start a request");
+				active--;
+			}
 		}
 		if (active > 0 && curl_multi_poll(m, NULL, 0, 100, NULL) != CURLM_OK)
 			break;
 	}
+	/* the loop broke with requests in flight: each is a failure */
+	for (i = 0; active > 0 && i < d->n; i++)
+		if (d->w[i].t0 != 0)
+			lost(&d->w[i], "the event loop failed");
 	for (i = 0; i < d->n; i++) {
 		struct worker *w = &d->w[i];
 
@@ -415,8 +441,8 @@ run_clients(const struct opts *o, int c, struct result *res)
 		d[i].n = (c * (i + 1)) / nd - (c * i) / nd;
 		d[i].deadline = t0 + (double)o->seconds;
 		if (pthread_create(&d[i].th, NULL, drive, &d[i]) != 0) {
-			free(w);
-			return -1;
+			rc = -1;
+			break;
 		}
 		started++;
 	}

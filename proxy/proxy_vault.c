@@ -22,9 +22,10 @@
 
 #include "../common/buf.h"
 #include "../common/keyfile.h"
+#include "../common/log.h"
 #include "proxy_vault.h"
 
-#define MAX_ANSWER (16u << 20)
+#define MAX_ANSWER (64u << 20)   /* as the vault's batch answer */
 #define MAX_TOKEN 512
 
 struct handle {
@@ -42,6 +43,7 @@ struct rv_item {
 	pthread_cond_t cv;           /* signalled when done, or when it may lead */
 	int r;
 	int done;
+	int waiting;                 /* its thread waits on cv (not leading) */
 };
 
 struct proxy_vault {
@@ -51,7 +53,8 @@ struct proxy_vault {
 	pthread_mutex_t bmu;
 	struct rv_item *bhead, *btail;
 	long long binflight;
-	int batch_unsupported;       /* the vault answered 404: one at a time */
+	long long no_batch_until;    /* the vault answered 404 to a batch: one
+	                              * reveal per call until then (monotonic s) */
 	long hold_ms;                /* test hook: PIIV_TEST_REVEAL_HOLD_MS */
 	struct handle *hs;
 	size_t n;
@@ -61,6 +64,18 @@ struct proxy_vault {
 	char *ca, *cert, *key;
 	long timeout_ms;
 };
+
+/* after a 404 to a batch: one reveal per call for this long */
+#define NO_BATCH_RETRY_S 60
+
+static long long
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec;
+}
 
 static int
 read_token(const char *path, char **out, struct pii_errinfo *ei)
@@ -134,6 +149,11 @@ proxy_vault_new(const struct proxy_vault_cfg *cfg, struct proxy_vault **out,
 		v->hold_ms = strtol(getenv("PIIV_TEST_REVEAL_HOLD_MS"), NULL, 10);
 		if (v->hold_ms < 0 || v->hold_ms > 5000)
 			v->hold_ms = 0;
+		if (v->hold_ms > 0)
+			pii_log(PII_LOG_WARN, "event=test_hook name="
+			    "PIIV_TEST_REVEAL_HOLD_MS ms=%ld (every gathered vault "
+			    "call is delayed; never set this in production)",
+			    v->hold_ms);
 	}
 	v->timeout_ms = (long)cfg->timeout_ms;
 	ul = strlen(cfg->url);
@@ -465,10 +485,9 @@ send_batch(struct proxy_vault *v, struct rv_item **items, size_t n)
 	size_t i;
 	int r;
 
-	if (n == 1 || __atomic_load_n(&v->batch_unsupported, __ATOMIC_RELAXED)) {
-		for (i = 0; i < n; i++)
-			items[i]->r = request(v, "POST", "/v1/reveal", items[i]->body,
-			    items[i]->len, items[i]->request_id, NULL, items[i]->ans);
+	if (n == 1) {
+		items[0]->r = request(v, "POST", "/v1/reveal", items[0]->body,
+		    items[0]->len, items[0]->request_id, NULL, items[0]->ans);
 		return;
 	}
 	pii_buf_init(&body, (size_t)64 << 20);
@@ -492,18 +511,28 @@ send_batch(struct proxy_vault *v, struct rv_item **items, size_t n)
 		return;
 	}
 	if (bans.status == 404 || bans.status == 405) {
-		/* a vault without the batch endpoint: nothing was done; one at a
-		 * time from now on */
+		/* a vault without the batch endpoint: nothing was done; one
+		 * reveal per call for a while, then gather again */
 		proxy_vault_done(&bans);
-		__atomic_store_n(&v->batch_unsupported, 1, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&v->bmu);
+		v->no_batch_until = mono_s() + NO_BATCH_RETRY_S;
+		pthread_mutex_unlock(&v->bmu);
 		for (i = 0; i < n; i++)
 			items[i]->r = request(v, "POST", "/v1/reveal", items[i]->body,
 			    items[i]->len, items[i]->request_id, NULL, items[i]->ans);
 		return;
 	}
+	if (bans.status != 200 && bans.status != 400 && bans.status != 401 &&
+	    bans.status != 403 && bans.status != 413) {
+		/* 5xx and the like: the vault may have acted on some reveals
+		 * (their records committed) before failing the call */
+		proxy_vault_done(&bans);
+		batch_fail_all(items, n, PII_ERR_INTERNAL);
+		return;
+	}
 	if (bans.status != 200) {
-		/* the call as a whole was refused (identity, body, vault down):
-		 * each item gets that answer, as a call of its own would have */
+		/* the call as a whole was refused before any reveal (identity,
+		 * body): each item gets that answer, as a call of its own would */
 		for (i = 0; i < n; i++) {
 			struct proxy_vault_answer *a = items[i]->ans;
 
@@ -532,6 +561,20 @@ send_batch(struct proxy_vault *v, struct rv_item **items, size_t n)
 			items[i]->r = 0;
 }
 
+/* Under bmu: wake the oldest waiting reveal, to lead the next call (a
+ * queued reveal whose thread is busy leading another call needs no wake). */
+static void
+wake_leader(struct proxy_vault *v)
+{
+	struct rv_item *it;
+
+	for (it = v->bhead; it != NULL; it = it->next)
+		if (it->waiting) {
+			pthread_cond_signal(&it->cv);
+			return;
+		}
+}
+
 int
 proxy_vault_reveal(struct proxy_vault *v, const char *body, size_t len,
     const char *request_id, struct proxy_vault_answer *ans)
@@ -540,6 +583,12 @@ proxy_vault_reveal(struct proxy_vault *v, const char *body, size_t len,
 	size_t n, i;
 	long long max = v->cfg->reveal_batch_max;
 
+	if (max > 1) {
+		pthread_mutex_lock(&v->bmu);
+		if (v->no_batch_until != 0 && mono_s() < v->no_batch_until)
+			max = 1;
+		pthread_mutex_unlock(&v->bmu);
+	}
 	if (max <= 1)
 		return request(v, "POST", "/v1/reveal", body, len, request_id, NULL,
 		    ans);
@@ -560,7 +609,9 @@ proxy_vault_reveal(struct proxy_vault *v, const char *body, size_t len,
 	v->btail = &it;
 	while (!it.done) {
 		if (v->binflight >= v->cfg->reveal_batches || v->bhead == NULL) {
+			it.waiting = 1;
 			pthread_cond_wait(&it.cv, &v->bmu);
+			it.waiting = 0;
 			continue;
 		}
 		/* lead: take the oldest reveals waiting (FIFO; maybe not ours) */
@@ -574,7 +625,7 @@ proxy_vault_reveal(struct proxy_vault *v, const char *body, size_t len,
 		v->binflight++;
 		/* more waiting and room for another call: let the next lead */
 		if (v->bhead != NULL && v->binflight < v->cfg->reveal_batches)
-			pthread_cond_signal(&v->bhead->cv);
+			wake_leader(v);
 		pthread_mutex_unlock(&v->bmu);
 		if (v->hold_ms > 0) {
 			struct timespec ts = { v->hold_ms / 1000,
@@ -591,7 +642,7 @@ proxy_vault_reveal(struct proxy_vault *v, const char *body, size_t len,
 				pthread_cond_signal(&batch[i]->cv);
 		}
 		if (v->bhead != NULL)
-			pthread_cond_signal(&v->bhead->cv);
+			wake_leader(v);
 	}
 	pthread_mutex_unlock(&v->bmu);
 	pthread_cond_destroy(&it.cv);

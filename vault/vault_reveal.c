@@ -39,6 +39,15 @@ vault_context_ok(const char *s)
 	return 1;
 }
 
+/* A request id the caller may give in context.request_id. */
+static int
+request_id_ok(const char *rid)
+{
+	return rid != NULL && rid[0] != '\0' && vault_context_ok(rid) &&
+	    strspn(rid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") == strlen(rid);
+}
+
 /* Parse "context" into who; purpose is required when need_purpose. */
 static int
 parse_context(json_t *root, struct vault_caller *who, int need_purpose,
@@ -78,11 +87,21 @@ parse_context(json_t *root, struct vault_caller *who, int need_purpose,
 	    &who->breakglass, ei)) != 0)
 		return r;
 	/* the proxy's request id ties its decision to this one */
-	if (rid != NULL && rid[0] != '\0' && vault_context_ok(rid) &&
-	    strspn(rid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
-	    strlen(rid))
+	if (request_id_ok(rid))
 		who->request_id = rid;
 	return 0;
+}
+
+/* context.request_id of a reveal when it is one parse_context would take,
+ * else NULL: a batch result carries it even when the reveal is refused
+ * before its context is read. */
+static const char *
+item_request_id(const json_t *item)
+{
+	const char *rid = json_string_value(json_object_get(json_object_get(item,
+	    "context"), "request_id"));
+
+	return request_id_ok(rid) && strlen(rid) <= 64 ? rid : NULL;
 }
 
 /* The category of a well-formed token, into cat; else PII_ERR_BAD_REQUEST. */
@@ -559,6 +578,9 @@ vault_reveal_batch(struct vault_server *vs, const struct vault_caller *who,
 		/* an item's errors carry its own request id */
 		ireq.request_id = jobs[i].who.request_id != NULL ?
 		    jobs[i].who.request_id : req->request_id;
+		if (ireq.request_id == req->request_id &&
+		    item_request_id(json_array_get(items, i)) != NULL)
+			ireq.request_id = item_request_id(json_array_get(items, i));
 		memset(&iresp, 0, sizeof(iresp));
 		reveal_end(vs, &jobs[i], &ireq, &iresp);
 		snprintf(head, sizeof(head), "%s{\"status\":%u,\"request_id\":",
@@ -570,8 +592,8 @@ vault_reveal_batch(struct vault_server *vs, const struct vault_caller *who,
 			pii_buf_append(&out, iresp.body, iresp.body_len);
 			iresp.body_free(iresp.body);
 		} else {
-			pii_buf_append(&out, "{\"error\":{\"code\":\"internal\","
-			    "\"message\":\"internal error\"}}", 58);
+			pii_buf_puts(&out, "{\"error\":{\"code\":\"internal\","
+			    "\"message\":\"internal error\"}}");
 		}
 		pii_buf_putc(&out, '}');
 	}

@@ -114,7 +114,8 @@ bq+='{"subject_token":"'$subj_tok'","categories":["email"],'$(bctx kim@corp mark
 bq+='{"subject":"user:'$R'-1002","categories":["email","name"],'$(bctx ann@corp support bq4-$R)'},'
 bq+='{"subject":"user:'$R'-1001","categories":["bogus"],'$(bctx kim@corp support bq5-$R)'},'
 bq+='7,'
-bq+='{"subject":"user:'$R'-1003","categories":["phone"],'$(bctx kim@corp support bq7-$R)'}]}'
+bq+='{"subject":"user:'$R'-1003","categories":["phone"],'$(bctx kim@corp support bq7-$R)'},'
+bq+='{"subject":"user:'$R'-1001","categories":["email"],"extra":1,'$(bctx kim@corp support bq8-$R)'}]}'
 expect_status "reveal/batch: 200 with a result per reveal" 200 - -- "${AS_PROXY[@]}" -X POST "$PIIV_VAULT_URL/v1/reveal/batch" -d "$bq"
 cp "$LAST_BODY" "$T/bq.json"
 expect_eq "reveal/batch: 0 revealed" "$(json_get results.0.status "$T/bq.json")/$(json_get results.0.body.fields.email.0.value "$T/bq.json")" "200/alice@example.com"
@@ -124,6 +125,7 @@ expect_eq "reveal/batch: 2 objection to its own purpose" "$(json_get results.2.s
 expect_eq "reveal/batch: 3 another subject's values, not the first's" "$(json_get results.3.body.fields.email.0.value "$T/bq.json")" "bob@example.com"
 expect_eq "reveal/batch: 4 bad input names the reveal's index" "$(json_get results.4.status "$T/bq.json")/$(json_get results.4.body.error.code "$T/bq.json")/$(json_get results.4.body.error.field "$T/bq.json")" "400/unknown_category/requests[4].categories[0]"
 expect_eq "reveal/batch: 5 a reveal that is not an object" "$(json_get results.5.status "$T/bq.json")/$(json_get results.5.body.error.field "$T/bq.json")" "400/requests[5]"
+expect_eq "reveal/batch: 7 refused before its context is read, still under its own request id" "$(json_get results.7.status "$T/bq.json")/$(json_get results.7.request_id "$T/bq.json")/$(json_get results.7.body.error.field "$T/bq.json")" "400/bq8-$R/requests[7].extra"
 expect_eq "reveal/batch: 6 erased subject" "$(json_get results.6.status "$T/bq.json")/$(json_get results.6.body.error.code "$T/bq.json")" "410/subject_erased"
 expect_eq "reveal/batch: no value crosses into another result (alice's email once, bob's once)" "$(grep -o 'alice@example.com' "$T/bq.json" | wc -l)/$(grep -o 'bob@example.com' "$T/bq.json" | wc -l)" "1/1"
 n=$(psql "$PIIV_AUDIT_PG" -Atc "select string_agg(request_id || ':' || decision || ':' || reason || ':' || coalesce(on_behalf_of, '') || ':' || purpose, ' ' order by request_id) from audit_records where request_id like 'bq%-$R'")
