@@ -271,6 +271,7 @@ struct reveal_job {
 	const char *refusal;
 	json_t *fields;                 /* the answer once audited (allow) */
 	long long count;                /* values revealed */
+	struct pii_buf catlit;          /* the categories as a text[] literal */
 	int to_submit;                  /* a record is due (reveal_submit) */
 	struct audit_pending *ap;       /* the record submitted, or NULL */
 	int submit_failed;
@@ -305,25 +306,29 @@ reveal_submit(struct vault_server *vs, struct reveal_job *job)
 	}
 }
 
+/* The columns of a reveal's rows, after the batch's leading ordinal. */
+#define REVEAL_COLUMNS(purpose) \
+	"s.id, s.status, k.kek_epoch, encode(k.wrapped_dek, 'hex')," \
+	" EXISTS (SELECT 1 FROM objections o WHERE o.subject_id = s.id" \
+	"         AND o.purpose IN (" purpose ", '*'))," \
+	" v.token, v.category, encode(v.ciphertext, 'hex'), v.source, " \
+	RFC3339("v.last_seen")
+
+/* Parse one reveal (root) into job; on bad input job->fail is set. */
 static void
-reveal_begin(struct vault_server *vs, const struct vault_caller *who_in,
+reveal_parse(struct vault_server *vs, const struct vault_caller *who_in,
     json_t *root, struct reveal_job *job)
 {
 	static const char *const keys[] = { "subject", "subject_token", "categories",
 		"context", NULL };
 	char p[PII_ERR_MAX_FIELD];
-	struct vault_dek *dek = NULL;
-	struct pii_buf catlit;
 	json_t *jcats;
-	PGresult *res = NULL;
-	PGconn *c;
-	const char *params[3];
 	size_t i, j;
 	int r;
 
 	job->who = *who_in;
 	pii_errinfo_clear(&job->ei);
-	pii_buf_init(&catlit, 4096);
+	pii_buf_init(&job->catlit, 4096);
 	if (!json_is_object(root)) {
 		r = pii_errinfo_set(&job->ei, PII_ERR_BAD_REQUEST, NULL,
 		    "the body must be a JSON object");
@@ -341,7 +346,7 @@ reveal_begin(struct vault_server *vs, const struct vault_caller *who_in,
 		    "must not be empty");
 		goto fail;
 	}
-	pii_buf_putc(&catlit, '{');
+	pii_buf_putc(&job->catlit, '{');
 	for (i = 0; i < json_array_size(jcats); i++) {
 		const char *cat = json_string_value(json_array_get(jcats, i));
 
@@ -362,80 +367,111 @@ reveal_begin(struct vault_server *vs, const struct vault_caller *who_in,
 		if (j < job->ncats)
 			continue;
 		job->cats[job->ncats++] = cat;
-		pii_buf_array_elem(&catlit, cat);
+		pii_buf_array_elem(&job->catlit, cat);
 	}
-	pii_buf_putc(&catlit, '}');
+	pii_buf_putc(&job->catlit, '}');
+	if (job->catlit.failed) {
+		r = PII_ERR_NOMEM;
+		goto fail;
+	}
+	return;
+fail:
+	job->fail = r != 0 ? r : PII_ERR_INTERNAL;
+}
 
-	if ((r = pii_pg_conn(vs->db, &c)) != 0)
-		goto fail;
-	/* One round trip: the subject, its wrapped key, its objection state
-	 * and the values asked for (columns 5-9; NULL when it has none). */
-	params[0] = job->subject_token;
-	params[1] = job->who.purpose;
-	params[2] = catlit.data;
-	r = pii_pg_exec(vs->db, c,
-	    "SELECT s.id, s.status, k.kek_epoch, encode(k.wrapped_dek, 'hex'),"
-	    " EXISTS (SELECT 1 FROM objections o WHERE o.subject_id = s.id"
-	    "         AND o.purpose IN ($2, '*')),"
-	    " v.token, v.category, encode(v.ciphertext, 'hex'), v.source, "
-	    RFC3339("v.last_seen")
-	    " FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id"
-	    " LEFT JOIN pii_values v ON v.subject_id = s.id"
-	    "   AND v.category = ANY ($3::text[])"
-	    " WHERE s.subject_token = $1"
-	    " ORDER BY v.category, v.last_seen DESC, v.token", 3, params, &res);
-	if (r != 0)
-		goto fail;
-	if (PQntuples(res) == 0) {
+/* Decide and decrypt one reveal from its rows [first, last) of res, whose
+ * reveal columns start at col (REVEAL_COLUMNS); no rows: no such subject.
+ * Sets the refusal or the fields, and marks the record due. */
+static void
+reveal_read(struct vault_server *vs, struct reveal_job *job,
+    const PGresult *res, int first, int last, int col)
+{
+	struct vault_dek *dek = NULL;
+	int i, r;
+
+	if (first == last) {
 		job->refused = PII_ERR_NOT_FOUND;
 		job->refusal = "no such subject";
-	} else if (strcmp(PQgetvalue(res, 0, 1), "erased") == 0) {
+	} else if (strcmp(PQgetvalue(res, first, col + 1), "erased") == 0) {
 		job->refused = PII_ERR_SUBJECT_ERASED;
 		job->refusal = "the subject has been erased";
-	} else if (strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
+	} else if (strcmp(PQgetvalue(res, first, col + 4), "t") == 0) {
 		job->refused = PII_ERR_OBJECTION;
 		job->refusal = "the subject objects to this purpose";
 	}
 	if (job->refused) {
 		job->to_submit = 1;
-		goto out;
+		return;
 	}
-	if (PQgetisnull(res, 0, 3)) {
+	if (PQgetisnull(res, first, col + 3)) {
 		r = PII_ERR_CRYPTO;
 		goto fail;
 	}
-	if ((r = vault_unwrap_hex(vs, job->subject_token, PQgetvalue(res, 0, 3),
-	    PQgetvalue(res, 0, 2), &dek)) != 0)
+	if ((r = vault_unwrap_hex(vs, job->subject_token, PQgetvalue(res, first,
+	    col + 3), PQgetvalue(res, first, col + 2), &dek)) != 0)
 		goto fail;
 	job->fields = json_object();
-	for (i = 0; i < job->ncats; i++)
+	for (i = 0; i < (int)job->ncats; i++)
 		json_object_set_new(job->fields, job->cats[i], json_array());
-	for (i = 0; i < (size_t)PQntuples(res); i++) {
-		const char *tok = PQgetvalue(res, (int)i, 5);
-		const char *cat = PQgetvalue(res, (int)i, 6);
+	for (i = first; i < last; i++) {
+		const char *tok = PQgetvalue(res, i, col + 5);
+		const char *cat = PQgetvalue(res, i, col + 6);
 		json_t *value = NULL;
 
-		if (PQgetisnull(res, (int)i, 5))
+		if (PQgetisnull(res, i, col + 5))
 			continue;   /* the subject has none of these categories */
 		if ((r = vault_open_hex(dek, job->subject_token, cat, tok,
-		    PQgetvalue(res, (int)i, 7), &value)) != 0)
+		    PQgetvalue(res, i, col + 7), &value)) != 0)
 			goto fail;
 		json_array_append_new(json_object_get(job->fields, cat),
 		    json_pack("{s:o, s:s, s:s, s:s}", "value", value, "token", tok,
-		    "source", PQgetvalue(res, (int)i, 8), "last_seen",
-		    PQgetvalue(res, (int)i, 9)));
+		    "source", PQgetvalue(res, i, col + 8), "last_seen",
+		    PQgetvalue(res, i, col + 9)));
 		job->count++;
 	}
+	vault_dek_free(dek);
 	job->to_submit = 1;
-	goto out;
+	return;
 fail:
-	job->fail = r != 0 ? r : PII_ERR_INTERNAL;
+	vault_dek_free(dek);
+	job->fail = r;
+	job->count = 0;
 	json_decref(job->fields);
 	job->fields = NULL;
-out:
-	vault_dek_free(dek);
+}
+
+/* Parse and read one reveal: one round trip for the subject, its wrapped
+ * key, its objection state and the values asked for. */
+static void
+reveal_begin(struct vault_server *vs, const struct vault_caller *who_in,
+    json_t *root, struct reveal_job *job)
+{
+	PGresult *res = NULL;
+	PGconn *c;
+	const char *params[3];
+	int r;
+
+	reveal_parse(vs, who_in, root, job);
+	if (job->fail)
+		return;
+	if ((r = pii_pg_conn(vs->db, &c)) != 0) {
+		job->fail = r;
+		return;
+	}
+	params[0] = job->subject_token;
+	params[1] = job->who.purpose;
+	params[2] = job->catlit.data;
+	if ((r = pii_pg_exec(vs->db, c, "SELECT " REVEAL_COLUMNS("$2")
+	    " FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id"
+	    " LEFT JOIN pii_values v ON v.subject_id = s.id"
+	    "   AND v.category = ANY ($3::text[])"
+	    " WHERE s.subject_token = $1"
+	    " ORDER BY v.category, v.last_seen DESC, v.token", 3, params, &res)) != 0) {
+		job->fail = r;
+		return;
+	}
+	reveal_read(vs, job, res, 0, PQntuples(res), 0);
 	PQclear(res);
-	pii_buf_free(&catlit);
 }
 
 /* Wait for job's record, then answer (resp); req supplies the request id
@@ -482,6 +518,7 @@ reveal_job_free(struct reveal_job *job)
 {
 	json_decref(job->fields);
 	job->fields = NULL;
+	pii_buf_free(&job->catlit);
 }
 
 void
@@ -503,6 +540,99 @@ vault_reveal(struct vault_server *vs, const struct vault_caller *who,
 	reveal_end(vs, &job, req, resp);
 	reveal_job_free(&job);
 	json_decref(root);
+}
+
+/*
+ * Read every parsed reveal of a batch in one round trip: the reveals'
+ * subject tokens, purposes and category lists as parallel arrays, numbered
+ * by unnest WITH ORDINALITY; each reveal's rows come back together, in the
+ * order of the single query, behind its number.  A database failure fails
+ * each of them (nothing audited), as it would one reveal alone.
+ */
+static void
+reveal_read_batch(struct vault_server *vs, struct reveal_job *jobs, size_t n)
+{
+	struct pii_buf toks, purposes, cats;
+	size_t *idx = NULL, m = 0, i;
+	PGresult *res = NULL;
+	PGconn *c = NULL;
+	const char *params[3];
+	int r = 0, row, rows;
+
+	pii_buf_init(&toks, (size_t)1 << 20);
+	pii_buf_init(&purposes, (size_t)1 << 20);
+	pii_buf_init(&cats, (size_t)4 << 20);
+	if ((idx = calloc(n, sizeof(*idx))) == NULL) {
+		r = PII_ERR_NOMEM;
+		goto out;
+	}
+	pii_buf_putc(&toks, '{');
+	pii_buf_putc(&purposes, '{');
+	pii_buf_putc(&cats, '{');
+	for (i = 0; i < n; i++) {
+		if (jobs[i].fail)
+			continue;
+		if (jobs[i].who.purpose == NULL) {   /* parse_context requires it */
+			jobs[i].fail = PII_ERR_INTERNAL;
+			continue;
+		}
+		idx[m++] = i;
+		pii_buf_array_elem(&toks, jobs[i].subject_token);
+		pii_buf_array_elem(&purposes, jobs[i].who.purpose);
+		pii_buf_array_elem(&cats, jobs[i].catlit.data);
+	}
+	pii_buf_putc(&toks, '}');
+	pii_buf_putc(&purposes, '}');
+	pii_buf_putc(&cats, '}');
+	if (m == 0)
+		goto out;
+	if (toks.failed || purposes.failed || cats.failed) {
+		r = PII_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = pii_pg_conn(vs->db, &c)) != 0)
+		goto out;
+	params[0] = toks.data;
+	params[1] = purposes.data;
+	params[2] = cats.data;
+	if ((r = pii_pg_exec(vs->db, c, "SELECT q.i, " REVEAL_COLUMNS("q.purpose")
+	    " FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY"
+	    "   AS q (tok, purpose, cats, i)"
+	    " JOIN subjects s ON s.subject_token = q.tok"
+	    " LEFT JOIN subject_keys k ON k.subject_id = s.id"
+	    " LEFT JOIN pii_values v ON v.subject_id = s.id"
+	    "   AND v.category = ANY (q.cats::text[])"
+	    " ORDER BY q.i, v.category, v.last_seen DESC, v.token", 3, params,
+	    &res)) != 0)
+		goto out;
+	rows = PQntuples(res);
+	row = 0;
+	for (i = 0; i < m; i++) {
+		int first = row;
+		long long want = (long long)i + 1;
+
+		while (row < rows && strtoll(PQgetvalue(res, row, 0), NULL, 10) == want)
+			row++;
+		reveal_read(vs, &jobs[idx[i]], res, first, row, 1);
+	}
+	if (row != rows) {
+		/* rows out of order: trust none of it */
+		r = PII_ERR_INTERNAL;
+		for (i = 0; i < m; i++) {
+			json_decref(jobs[idx[i]].fields);
+			jobs[idx[i]].fields = NULL;
+			jobs[idx[i]].to_submit = 0;
+			jobs[idx[i]].refused = 0;
+		}
+	}
+out:
+	for (i = 0; r != 0 && i < m; i++)
+		jobs[idx[i]].fail = r;
+	PQclear(res);
+	free(idx);
+	pii_buf_free(&toks);
+	pii_buf_free(&purposes);
+	pii_buf_free(&cats);
 }
 
 /*
@@ -557,7 +687,7 @@ vault_reveal_batch(struct vault_server *vs, const struct vault_caller *who,
 			jobs[i].who = *who;
 			continue;
 		}
-		reveal_begin(vs, who, json_array_get(items, i), &jobs[i]);
+		reveal_parse(vs, who, json_array_get(items, i), &jobs[i]);
 		/* a field named in an item's error is under its index */
 		if (jobs[i].fail && jobs[i].ei.field[0] != '\0') {
 			snprintf(path, sizeof(path), "requests[%zu].%s", i,
@@ -566,6 +696,7 @@ vault_reveal_batch(struct vault_server *vs, const struct vault_caller *who,
 			    path);
 		}
 	}
+	reveal_read_batch(vs, jobs, n);
 	/* every record at once: one group commit for the batch */
 	for (i = 0; i < n; i++)
 		reveal_submit(vs, &jobs[i]);
