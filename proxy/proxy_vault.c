@@ -475,6 +475,17 @@ batch_split(struct rv_item **items, size_t n, const struct proxy_vault_answer *b
 	return 0;
 }
 
+/* Send items[0..n) one per call, as POST /v1/reveal. */
+static void
+send_each(struct proxy_vault *v, struct rv_item **items, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		items[i]->r = request(v, "POST", "/v1/reveal", items[i]->body,
+		    items[i]->len, items[i]->request_id, NULL, items[i]->ans);
+}
+
 /* Send items[0..n) to the vault: alone as POST /v1/reveal, else together
  * as POST /v1/reveal/batch; each item's r and *ans set. */
 static void
@@ -486,8 +497,7 @@ send_batch(struct proxy_vault *v, struct rv_item **items, size_t n)
 	int r;
 
 	if (n == 1) {
-		items[0]->r = request(v, "POST", "/v1/reveal", items[0]->body,
-		    items[0]->len, items[0]->request_id, NULL, items[0]->ans);
+		send_each(v, items, 1);
 		return;
 	}
 	pii_buf_init(&body, (size_t)64 << 20);
@@ -517,9 +527,7 @@ send_batch(struct proxy_vault *v, struct rv_item **items, size_t n)
 		pthread_mutex_lock(&v->bmu);
 		v->no_batch_until = mono_s() + NO_BATCH_RETRY_S;
 		pthread_mutex_unlock(&v->bmu);
-		for (i = 0; i < n; i++)
-			items[i]->r = request(v, "POST", "/v1/reveal", items[i]->body,
-			    items[i]->len, items[i]->request_id, NULL, items[i]->ans);
+		send_each(v, items, n);
 		return;
 	}
 	if (bans.status != 200 && bans.status != 400 && bans.status != 401 &&
