@@ -47,6 +47,9 @@ void vault_tokenize(struct vault_server *vs, const struct vault_caller *who,
     const struct pii_http_request *req, struct pii_http_response *resp);
 /* POST /v1/reveal/batch: at most this many reveals in one call */
 #define VAULT_REVEAL_BATCH_MAX 64
+/* its one read: parameters are the reveals' subject tokens, purposes and
+ * category lists, as three text[] literals in the same order */
+extern const char vault_reveal_batch_sql[];
 void vault_reveal_batch(struct vault_server *vs, const struct vault_caller *who,
     const struct pii_http_request *req, struct pii_http_response *resp);
 void vault_reveal(struct vault_server *vs, const struct vault_caller *who,

@@ -153,3 +153,7 @@ grep -q '^piiv_vault_http_request_duration_seconds_bucket{route="reveal",le="+In
 if grep -q 'tok_' "$T/metrics"; then fail "metrics: no token in a label"; else ok "metrics: no token in a label"; fi
 expect_status "unknown path is 404" 404 not_found -- "${AS_PROXY[@]}" "$PIIV_VAULT_URL/v1/nope"
 expect_status "wrong method is 405" 405 bad_request -- "${AS_PROXY[@]}" "$PIIV_VAULT_URL/v1/reveal"
+
+# the batch reveal read settles on one generic plan, on the vault's database
+# (build/tools/vault_sql_test prints its own ok / not ok lines)
+"${O:-build}/tools/vault_sql_test" "$PIIV_PG"
