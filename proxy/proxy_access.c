@@ -83,12 +83,11 @@ out:
 
 /* The error object of a vault answer: its code mapped back to ours. */
 static int
-vault_error_code(const char *body, size_t len)
+vault_error_code(const json_t *root)
 {
 	static const int codes[] = { PII_ERR_OBJECTION, PII_ERR_SUBJECT_ERASED,
 		PII_ERR_NOT_FOUND, PII_ERR_AUDIT_UNAVAILABLE, PII_ERR_DB_UNAVAILABLE,
 		PII_ERR_BAD_REQUEST, PII_ERR_UNKNOWN_CATEGORY };
-	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
 	const char *c = NULL;
 	int code = PII_ERR_INTERNAL;
 	size_t i;
@@ -99,7 +98,6 @@ vault_error_code(const char *body, size_t len)
 	for (i = 0; c != NULL && i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (strcmp(c, pii_err_api_code(codes[i])) == 0)
 			code = codes[i];
-	json_decref(root);
 	return code;
 }
 
@@ -109,7 +107,7 @@ proxy_reveal(struct proxy_server *ps, const struct proxy_caller *who,
     const int *masks, int breakglass, const struct pii_http_request *req,
     struct pii_http_response *resp)
 {
-	struct proxy_vault_answer ans = { 0, NULL, 0, "" };
+	struct proxy_vault_answer ans = { 0, NULL, 0, NULL, "" };
 	json_t *body = NULL, *cats = NULL, *ctx = NULL, *vroot = NULL;
 	json_t *fields = NULL, *views_o = NULL, *out = NULL;
 	struct pii_errinfo ei;
@@ -163,7 +161,7 @@ proxy_reveal(struct proxy_server *ps, const struct proxy_caller *who,
 		goto out;
 	}
 	if (ans.status != 200) {
-		int code = vault_error_code(ans.body, ans.len);
+		int code = vault_error_code(proxy_vault_answer_json(&ans));
 
 		pii_errinfo_set(&ei, code, NULL, "%s",
 		    code == PII_ERR_OBJECTION ?
@@ -188,7 +186,7 @@ proxy_reveal(struct proxy_server *ps, const struct proxy_caller *who,
 		}
 		goto out;
 	}
-	vroot = json_loadb(ans.body, ans.len, JSON_REJECT_DUPLICATES, NULL);
+	vroot = proxy_vault_answer_json(&ans);   /* borrowed from ans */
 	if (vroot == NULL ||
 	    masked_fields(json_object_get(vroot, "fields"), t, views, masks,
 	    &fields) != 0) {
@@ -218,7 +216,6 @@ proxy_reveal(struct proxy_server *ps, const struct proxy_caller *who,
 out:
 	json_decref(views_o);
 	json_decref(fields);
-	json_decref(vroot);
 	json_decref(body);
 	json_decref(cats);
 	json_decref(ctx);

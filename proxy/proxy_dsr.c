@@ -433,7 +433,7 @@ proxy_dsr(struct proxy_server *ps, struct proxy_rules *rules,
     const struct pii_http_request *req, struct pii_http_response *resp)
 {
 	const struct dsr_route *rt = &routes[route];
-	struct proxy_vault_answer ans = { 0, NULL, 0, "" };
+	struct proxy_vault_answer ans = { 0, NULL, 0, NULL, "" };
 	struct proxy_target t;
 	struct pii_errinfo ei;
 	struct query q;

@@ -431,21 +431,14 @@ proxy_vault_split_batch(const char *body, size_t len,
 		    strcmp(rid, request_ids[i]) != 0)
 			goto out;
 	}
+	/* each body is detached from the tree: its reveal's thread alone
+	 * holds it from here */
 	for (i = 0; i < n; i++) {
 		json_t *e = json_array_get(results, i);
-		char *text = json_dumps(json_object_get(e, "body"), JSON_COMPACT);
 
-		if (text == NULL) {
-			size_t j;
-
-			for (j = 0; j < i; j++)
-				proxy_vault_done(&out[j]);
-			r = PII_ERR_NOMEM;
-			goto out;
-		}
 		out[i].status = (long)json_integer_value(json_object_get(e, "status"));
-		out[i].body = text;
-		out[i].len = strlen(text);
+		out[i].json = json_incref(json_object_get(e, "body"));
+		json_object_del(e, "body");
 		snprintf(out[i].content_type, sizeof(out[i].content_type),
 		    "application/json");
 	}
@@ -657,6 +650,15 @@ proxy_vault_reveal(struct proxy_vault *v, const char *body, size_t len,
 	return it.r;
 }
 
+json_t *
+proxy_vault_answer_json(struct proxy_vault_answer *ans)
+{
+	if (ans->json == NULL && ans->body != NULL)
+		ans->json = json_loadb(ans->body, ans->len, JSON_REJECT_DUPLICATES,
+		    NULL);
+	return ans->json;
+}
+
 void
 proxy_vault_done(struct proxy_vault_answer *ans)
 {
@@ -666,5 +668,7 @@ proxy_vault_done(struct proxy_vault_answer *ans)
 	}
 	ans->body = NULL;
 	ans->len = 0;
+	json_decref(ans->json);
+	ans->json = NULL;
 	ans->content_type[0] = '\0';
 }

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "../common/err.h"
 #include "proxy_config.h"
 
@@ -27,8 +29,9 @@ void proxy_vault_free(struct proxy_vault *v);
  * the answer's Content-Type ("" when it had none or a longer one). */
 struct proxy_vault_answer {
 	long status;
-	char *body;
+	char *body;                  /* as received; NULL when only json is set */
 	size_t len;
+	json_t *json;                /* the body parsed (proxy_vault_answer_json) */
 	char content_type[PROXY_VAULT_CT_MAX];
 };
 
@@ -65,11 +68,15 @@ int proxy_vault_call(struct proxy_vault *v, const char *method,
  */
 int proxy_vault_reveal(struct proxy_vault *v, const char *body, size_t len,
     const char *request_id, struct proxy_vault_answer *ans);
+/* The answer's body as JSON, parsed once and kept in ans->json (borrowed:
+ * proxy_vault_done releases it); NULL if the body is not JSON. */
+json_t *proxy_vault_answer_json(struct proxy_vault_answer *ans);
 /* The answers of the n reveals of a 200 answer of POST /v1/reveal/batch
- * (body, len): out[i] gets the status and body (re-serialized) of result i.
+ * (body, len): out[i] gets the status and the parsed body (out[i].json; no
+ * text) of result i.
  * 0, or PII_ERR_INTERNAL (out untouched but cleared) unless there is
  * exactly one result per reveal, in order, each with a status 100-599, an
- * object body and request_id equal to request_ids[i]; PII_ERR_NOMEM.
+ * object body and request_id equal to request_ids[i].
  * Release each out[i] with proxy_vault_done. */
 int proxy_vault_split_batch(const char *body, size_t len,
     const char *const *request_ids, size_t n, struct proxy_vault_answer *out);
