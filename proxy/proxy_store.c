@@ -143,7 +143,26 @@ static const char *const proxy_m2[] = {
 	NULL,
 };
 
-static const char *const *const proxy_migrations[] = { proxy_m1, proxy_m2 };
+/*
+ * proxy_rate_take resolves its table in its own schema whatever the
+ * caller's search_path: an object of the same name in a schema earlier on
+ * the path (the role's own, "$user") or a temporary one could otherwise
+ * stand in for subject_views.  pg_catalog is searched first implicitly;
+ * pg_temp goes last.
+ */
+static const char *const proxy_m3[] = {
+	"DO $$ DECLARE s text; BEGIN"
+	"  SELECT n.nspname INTO STRICT s FROM pg_proc p"
+	"   JOIN pg_namespace n ON n.oid = p.pronamespace"
+	"   WHERE p.oid = 'proxy_rate_take(text, bytea, bigint)'::regprocedure;"
+	"  EXECUTE format('ALTER FUNCTION %I.proxy_rate_take(text, bytea, bigint)"
+	"   SET search_path = %I, pg_temp', s, s);"
+	" END $$",
+	NULL,
+};
+
+static const char *const *const proxy_migrations[] = { proxy_m1, proxy_m2,
+	proxy_m3 };
 #define NMIGRATIONS (sizeof(proxy_migrations) / sizeof(proxy_migrations[0]))
 
 /* ---- small helpers ---------------------------------------------------- */

@@ -20,7 +20,7 @@
 
 #include "../common/err.h"
 
-#define PROXY_SCHEMA_VERSION 2
+#define PROXY_SCHEMA_VERSION 3
 #define PROXY_NAME_MAX 128          /* user names, approvers */
 #define PROXY_ROLE_MAX 64
 #define PROXY_ID_MAX 40             /* API key ids and grant ids */

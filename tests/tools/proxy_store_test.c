@@ -152,6 +152,12 @@ test_schema(struct proxy_store *st, const char *conninfo)
 	sql1("SELECT count(*) FROM pg_proc WHERE proname = 'proxy_rate_take'", 0,
 	    NULL, fn, sizeof(fn));
 	CHECK_STR(fn, "1", "migration 2 made proxy_rate_take()");
+	sql1("SELECT array_to_string(p.proconfig, ';') = 'search_path=' ||"
+	    " quote_ident(n.nspname) || ', pg_temp' FROM pg_proc p"
+	    " JOIN pg_namespace n ON n.oid = p.pronamespace"
+	    " WHERE p.proname = 'proxy_rate_take'", 0, NULL, fn, sizeof(fn));
+	CHECK_STR(fn, "t", "migration 3 pinned proxy_rate_take()'s search_path "
+	    "to its own schema, then pg_temp");
 
 	r = proxy_store_new(conninfo, 0, &st2, &ei);
 	CHECK(r == 0, "a second store");
@@ -610,6 +616,49 @@ test_rate(struct proxy_store *st)
 	}
 }
 
+/* proxy_rate_take reads its own schema's table whatever the caller's
+ * search_path puts first: here a schema named after the role ("$user",
+ * first on the default path) holding a decoy subject_views. */
+static void
+test_rate_search_path(struct proxy_store *st, const char *conninfo)
+{
+	struct proxy_store *st3 = NULL;
+	struct pii_errinfo ei;
+	unsigned char sk[32];
+	char uf[64], made[8];
+	const char *p[1];
+	int r;
+
+	uname(uf, sizeof(uf), "rf");
+	p[0] = uf;
+	proxy_subject_key(st, "ref", "user:sp1", sk);
+	sql1("DO $$ BEGIN"
+	    " EXECUTE format('CREATE SCHEMA %I', current_user);"
+	    " EXECUTE format('CREATE TABLE %I.subject_views"
+	    "  (LIKE public.subject_views INCLUDING ALL)', current_user);"
+	    " END $$", 0, NULL, NULL, 0);
+	sql1("SELECT to_regclass(quote_ident(current_user) || '.subject_views')"
+	    " IS NOT NULL", 0, NULL, made, sizeof(made));
+	CHECK_STR(made, "t", "a decoy subject_views in the role's own schema");
+	r = proxy_store_new(conninfo, 0, &st3, &ei);
+	CHECK(r == 0 && proxy_rate_take(st3, uf, sk, 3) == 0,
+	    "a fresh store's rate_take with the decoy first on its path");
+	CHECK(sql_count("SELECT count(*) FROM public.subject_views"
+	    " WHERE user_name = $1", 1, p) == 1,
+	    "the sighting went to the proxy schema's subject_views");
+	proxy_store_free(st3);
+	/* the decoy's count last: the query reads it through current_user */
+	sql1("DO $$ DECLARE n bigint; BEGIN"
+	    " EXECUTE format('SELECT count(*) FROM %I.subject_views',"
+	    "  current_user) INTO n;"
+	    " IF n <> 0 THEN RAISE EXCEPTION 'decoy holds % rows', n; END IF;"
+	    " EXECUTE format('DROP SCHEMA %I CASCADE', current_user);"
+	    " END $$", 0, NULL, NULL, 0);
+	sql1("SELECT to_regclass(quote_ident(current_user) || '.subject_views')"
+	    " IS NULL", 0, NULL, made, sizeof(made));
+	CHECK_STR(made, "t", "the decoy stayed empty (and is gone)");
+}
+
 /* A statement timeout inside rate_take's transaction (another session holds
  * the user's lock) must leave the connection usable, the lock released; a
  * server that dropped the connection is reconnected to. */
@@ -1002,6 +1051,7 @@ main(int argc, char **argv)
 	test_subject_key(st, argv[1]);
 	test_apikeys(st);
 	test_rate(st);
+	test_rate_search_path(st, argv[1]);
 	test_rate_failures(st, argv[1]);
 	test_grants(st);
 	proxy_store_free(st);
