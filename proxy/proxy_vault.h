@@ -4,7 +4,9 @@
  * certificate (or its service token).
  *
  * Answers from the vault carry PII: the response buffer is wiped when it is
- * released, and nothing from a body is ever logged.
+ * released (a parsed body too, by the wiping allocator pii_json_init()
+ * installs, as every pii-proxy does at start), and nothing from a body is
+ * ever logged.
  */
 #ifndef PROXY_VAULT_H
 #define PROXY_VAULT_H
@@ -26,7 +28,9 @@ void proxy_vault_free(struct proxy_vault *v);
 #define PROXY_VAULT_CT_MAX 128
 
 /* An answer: status, body (NUL-terminated; wiped by proxy_vault_done) and
- * the answer's Content-Type ("" when it had none or a longer one). */
+ * the answer's Content-Type ("" when it had none or a longer one).  A
+ * gathered reveal's answer (proxy_vault_reveal) may come parsed only, with
+ * body NULL: read reveal answers through proxy_vault_answer_json. */
 struct proxy_vault_answer {
 	long status;
 	char *body;                  /* as received; NULL when only json is set */
@@ -57,8 +61,9 @@ int proxy_vault_call(struct proxy_vault *v, const char *method,
     const char *const *headers, struct proxy_vault_answer *ans);
 /*
  * One reveal (body: the JSON object POST /v1/reveal takes, whose context
- * carries request_id): results exactly as proxy_vault_post(v, "/v1/reveal",
- * ...).  Reveals that arrive while vault.reveal_batches calls are already
+ * carries request_id): results as proxy_vault_post(v, "/v1/reveal", ...),
+ * except that the body may be there parsed only (ans->json set, ans->body
+ * NULL): read it with proxy_vault_answer_json.  Reveals that arrive while vault.reveal_batches calls are already
  * in flight wait, and the next free caller sends up to
  * vault.reveal_batch_max of them, oldest first, in one POST
  * /v1/reveal/batch; each gets its own result back, checked to carry its
@@ -69,7 +74,8 @@ int proxy_vault_call(struct proxy_vault *v, const char *method,
 int proxy_vault_reveal(struct proxy_vault *v, const char *body, size_t len,
     const char *request_id, struct proxy_vault_answer *ans);
 /* The answer's body as JSON, parsed once and kept in ans->json (borrowed:
- * proxy_vault_done releases it); NULL if the body is not JSON. */
+ * proxy_vault_done releases it); NULL if the body is not JSON (not
+ * remembered: each call tries again, so callers ask once). */
 json_t *proxy_vault_answer_json(struct proxy_vault_answer *ans);
 /* The answers of the n reveals of a 200 answer of POST /v1/reveal/batch
  * (body, len): out[i] gets the status and the parsed body (out[i].json; no

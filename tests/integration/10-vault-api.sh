@@ -156,4 +156,4 @@ expect_status "wrong method is 405" 405 bad_request -- "${AS_PROXY[@]}" "$PIIV_V
 
 # the batch reveal read settles on one generic plan, on the vault's database
 # (build/tools/vault_sql_test prints its own ok / not ok lines)
-"${O:-build}/tools/vault_sql_test" "$PIIV_PG"
+"${O:-build}/tools/vault_sql_test" "$PIIV_PG" || fail "vault_sql_test: every check passed"
