@@ -29,7 +29,7 @@
 #include "audit_checkpoint.h"
 #include "audit_record.h"
 
-#define AUDIT_SCHEMA_VERSION 2
+#define AUDIT_SCHEMA_VERSION 3
 
 struct audit_log_config {
 	const char *conninfo;            /* the audit database */

@@ -53,6 +53,12 @@ grep -q "an1-$R@example.com" "$T/subj.txt" && fail "report carries no value" || 
 expect_eq "report --actor --format json exits 0" "$?" 0
 n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$T/actor.json" 2>/dev/null || echo invalid)
 expect_eq "report --actor: one JSON record per reveal of a4" "$n" 13
+# the person's records are found through indexes, not by reading the whole
+# log (seq scans off: the plan uses an index for each side of the OR, or fails)
+plan=$(psql "$PIIV_AUDIT_PG" -Atc "SET enable_seqscan = off; EXPLAIN SELECT seq FROM audit_records WHERE (actor = 'a4-$R@corp' OR on_behalf_of = 'a4-$R@corp') ORDER BY at, writer, seq" | tr '\n' ' ')
+[[ $plan == *"audit_records_on_behalf_of"* && $plan == *"audit_records_actor"* && $plan != *"Seq Scan"* ]] &&
+	ok "report --actor: actor and on_behalf_of each searched by an index" ||
+	fail "report --actor: actor and on_behalf_of each searched by an index" "$plan"
 "$PA" report --actor "a4-$R@corp" --since "2000-01-01" --until "2000-01-02" >"$T/none.txt"
 grep -q "^0 records" "$T/none.txt" && ok "report --since/--until bound the window" || fail "report window" "$(tail -1 "$T/none.txt")"
 
