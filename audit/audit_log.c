@@ -391,13 +391,15 @@ check_schema(struct audit_log *log, struct pii_errinfo *ei)
 	if (r != 0)
 		return pii_errinfo_set(ei, PII_ERR_CONFIG, "audit_database",
 		    "cannot read the audit schema version (run pii-vault migrate "
-		    "as the audit database owner): %s", pii_pg_last_error());
+		    "or pii-proxy migrate with the audit owner's "
+		    "audit_admin_database): %s", pii_pg_last_error());
 	v = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	if (v != AUDIT_SCHEMA_VERSION)
 		return pii_errinfo_set(ei, PII_ERR_CONFIG, "audit_database",
 		    "audit schema is at version %d, this build needs %d: run "
-		    "pii-vault migrate", v, AUDIT_SCHEMA_VERSION);
+		    "pii-vault migrate or pii-proxy migrate", v,
+		    AUDIT_SCHEMA_VERSION);
 	r = pii_pg_exec(log->pg, c,
 	    "SELECT has_table_privilege('audit_records', 'INSERT')"
 	    "   AND has_table_privilege('audit_checkpoints', 'INSERT'),"
