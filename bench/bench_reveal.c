@@ -101,9 +101,35 @@ struct driver {
 /* One concurrency level's figures. */
 struct result {
 	double rps, p50, p99;
+	double cpu_ms;          /* the machine's busy CPU per request (-1: n/a) */
 	long long ok, fails;
 	char err[256];          /* the first failure, "" when none */
 };
+
+/*
+ * CPU seconds the whole machine spent busy so far (/proc/stat: user, nice,
+ * system, irq and softirq of all cores; not idle, iowait or steal), or -1.
+ * Over a run, divided by the requests served, it is what one request costs
+ * everything on the machine together (load generator, servers, database,
+ * kernel): what decides how many requests the cores can carry at all.
+ */
+static double
+cpu_busy_s(void)
+{
+	unsigned long long v[8] = { 0 };
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f = fopen("/proc/stat", "r");
+	int n;
+
+	if (f == NULL)
+		return -1;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+	    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n != 8 || hz <= 0)
+		return -1;
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / (double)hz;
+}
 
 static size_t
 discard(char *p, size_t size, size_t nmemb, void *arg)
@@ -420,13 +446,15 @@ run_clients(const struct opts *o, int c, struct result *res)
 {
 	struct worker *w = calloc((size_t)c, sizeof(*w));
 	struct driver d[2];
-	double t0, t1, *all = NULL;
+	double t0, t1, cpu0, cpu1, *all = NULL;
 	size_t total = 0, k = 0;
 	int i, nd, started = 0, rc = 0;
 
 	memset(res, 0, sizeof(*res));
+	res->cpu_ms = -1;
 	if (w == NULL)
 		return -1;
+	cpu0 = cpu_busy_s();
 	t0 = now_s();
 	for (i = 0; i < c; i++) {
 		w[i].o = o;
@@ -456,8 +484,11 @@ run_clients(const struct opts *o, int c, struct result *res)
 			snprintf(res->err, sizeof(res->err), "%s", w[i].err);
 	}
 	t1 = now_s();
+	cpu1 = cpu_busy_s();
 	if (total == 0)
 		rc = -1;
+	if (cpu0 >= 0 && cpu1 >= cpu0 && total > 0)
+		res->cpu_ms = (cpu1 - cpu0) * 1000 / (double)total;
 	if (getenv("BENCH_PER_CLIENT") != NULL)
 		for (i = 0; i < c; i++) {
 			if (w[i].nlat == 0)
@@ -700,10 +731,11 @@ run_sql(PGconn *c, const char *sql)
  * per-transaction log. */
 static double
 run_pgbench(const struct opts *o, int c, const char *script, long long lo,
-    long long hi, double *p50, double *p99)
+    long long hi, double *p50, double *p99, double *cpu_ms)
 {
 	char cmd[4096], line[512], prefix[128];
-	double tps = -1;
+	double tps = -1, cpu0, cpu1;
+	long long txs = 0;
 	FILE *p;
 
 	snprintf(prefix, sizeof(prefix), "/tmp/bench_reveal.%ld.log",
@@ -713,18 +745,27 @@ run_pgbench(const struct opts *o, int c, const char *script, long long lo,
 	    getenv("PGBENCH") ? getenv("PGBENCH") :
 	    "/usr/lib/postgresql/15/bin/pgbench", c, c < 2 ? 1 : 2, o->seconds,
 	    lo, hi, prefix, script, o->pg);
+	*cpu_ms = -1;
+	cpu0 = cpu_busy_s();
 	if ((p = popen(cmd, "r")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), p) != NULL) {
 		double v;
+		long long t;
 
 		if (sscanf(line, "tps = %lf (without initial connection time)",
 		    &v) == 1)
 			tps = v;
+		else if (sscanf(line, "number of transactions actually processed: "
+		    "%lld", &t) == 1)
+			txs = t;
 		else if (strstr(line, "error") != NULL || strstr(line, "FATAL"))
 			fprintf(stderr, "%s: pgbench: %s", prog, line);
 	}
 	pclose(p);
+	cpu1 = cpu_busy_s();
+	if (cpu0 >= 0 && cpu1 >= cpu0 && txs > 0)
+		*cpu_ms = (cpu1 - cpu0) * 1000 / (double)txs;
 	pgbench_latency(prefix, p50, p99);
 	return tps;
 }
@@ -943,7 +984,7 @@ main(int argc, char **argv)
 	rc = 0;
 	for (i = 0; i < o.nclients; i++) {
 		struct result r;
-		double tps, q50 = -1, q99 = -1;
+		double tps, q50 = -1, q99 = -1, pcpu = -1;
 		int n = o.clients[i];
 		int got = run_clients(&o, n, &r);
 
@@ -968,7 +1009,7 @@ main(int argc, char **argv)
 			    r.err);
 			rc = 1;
 		}
-		tps = run_pgbench(&o, n, script, lo, hi, &q50, &q99);
+		tps = run_pgbench(&o, n, script, lo, hi, &q50, &q99, &pcpu);
 		if (o.via_proxy)
 			printf("access  %2d clients: %8.0f req/s  p50 %6.2f ms  p99 "
 			    "%6.2f ms  failures %lld%s\n", n, r.rps, r.p50, r.p99,
@@ -987,6 +1028,16 @@ main(int argc, char **argv)
 		printf("%s/pgbench ratio at %d clients: %.2f%s\n", side, n,
 		    r.rps / tps, n != 16 ? "" : o.via_proxy ? "  (target >= 0.5)" :
 		    "  (target >= 0.75)");
+		if (r.cpu_ms > 0 && pcpu > 0 && n > 1)
+			printf("cpu per request at %d clients (whole machine): %s "
+			    "%.3f ms, pgbench %.3f ms (%ld cores: at most %.0f req/s "
+			    "and %.0f tps at these costs)\n", n, side, r.cpu_ms, pcpu,
+			    sysconf(_SC_NPROCESSORS_ONLN),
+			    (double)sysconf(_SC_NPROCESSORS_ONLN) * 1000 / r.cpu_ms,
+			    (double)sysconf(_SC_NPROCESSORS_ONLN) * 1000 / pcpu);
+		else if (r.cpu_ms > 0 && pcpu > 0)
+			printf("cpu per request at %d client (whole machine): %s "
+			    "%.3f ms, pgbench %.3f ms\n", n, side, r.cpu_ms, pcpu);
 		fflush(stdout);
 	}
 out:
