@@ -63,11 +63,11 @@ int proxy_vault_call(struct proxy_vault *v, const char *method,
  * One reveal (body: the JSON object POST /v1/reveal takes, whose context
  * carries request_id): results as proxy_vault_post(v, "/v1/reveal", ...),
  * except that the body may be there parsed only (ans->json set, ans->body
- * NULL): read it with proxy_vault_answer_json.  Reveals that arrive while vault.reveal_batches calls are already
- * in flight wait, and the next free caller sends up to
- * vault.reveal_batch_max of them, oldest first, in one POST
- * /v1/reveal/batch; each gets its own result back, checked to carry its
- * own request id.  A call that fails fails each reveal in it the same way.
+ * NULL): read it with proxy_vault_answer_json.  Reveals that arrive while
+ * vault.reveal_batches calls are already in flight wait, and the next free
+ * caller sends up to vault.reveal_batch_max of them, oldest first, in one
+ * POST /v1/reveal/batch; each gets its own result back, checked to carry
+ * its own request id.  A call that fails fails each reveal in it the same way.
  * With reveal_batch_max 1 (or a vault without the batch endpoint) every
  * reveal is its own call.
  */
