@@ -54,6 +54,9 @@ void vault_reveal_batch(struct vault_server *vs, const struct vault_caller *who,
     const struct pii_http_request *req, struct pii_http_response *resp);
 void vault_reveal(struct vault_server *vs, const struct vault_caller *who,
     const struct pii_http_request *req, struct pii_http_response *resp);
+/* its one read: parameters are the tokens (a text[] literal) and the
+ * purpose */
+extern const char vault_detokenize_sql[];
 void vault_detokenize(struct vault_server *vs, const struct vault_caller *who,
     const struct pii_http_request *req, struct pii_http_response *resp);
 void vault_resolve(struct vault_server *vs, const struct vault_caller *who,

@@ -5,9 +5,10 @@
  *
  * CONNINFO names the vault's database, as the vault connects to it.  It
  * checks what a plan regression would silently cost: that the batch reveal
- * read (vault_reveal_batch_sql) settles on PostgreSQL's generic plan
- * instead of being planned afresh on every call, and that it still reads
- * each reveal's rows behind its number.
+ * read (vault_reveal_batch_sql) and the detokenize read
+ * (vault_detokenize_sql) settle on PostgreSQL's generic plan instead of
+ * being planned afresh on every call, and that they still read the right
+ * rows.
  *
  * Whether PostgreSQL settles depends on the tables' sizes (on a handful of
  * rows every form does), so the test reads its own data: temporary tables
@@ -93,15 +94,15 @@ shadow_tables(struct pii_pg *pg, PGconn *c)
 	return ok ? 0 : -1;
 }
 
-/* sql, with each "(SELECT $n::text[])" as the bare "$n::text[]" (malloc'ed;
- * NULL unless all three were found). */
+/* sql, with each "(SELECT $n::text[])" for n in 1..arrays as the bare
+ * "$n::text[]" (malloc'ed; NULL unless all were found). */
 static char *
-bare_form(const char *sql)
+bare_form(const char *sql, int arrays)
 {
 	char *out = strdup(sql), pat[32], rep[16], *at;
 	int n;
 
-	for (n = 1; out != NULL && n <= 3; n++) {
+	for (n = 1; out != NULL && n <= arrays; n++) {
 		snprintf(pat, sizeof(pat), "(SELECT $%d::text[])", n);
 		snprintf(rep, sizeof(rep), "$%d::text[]", n);
 		if ((at = strstr(out, pat)) == NULL) {
@@ -115,11 +116,12 @@ bare_form(const char *sql)
 	return out;
 }
 
-/* Run sql 8 times (PostgreSQL tries five custom plans before it may
- * settle); then its plan counts.  *res gets the last result. */
+/* Run sql (with nparams p) 8 times (PostgreSQL tries five custom plans
+ * before it may settle); then its plan counts.  *res gets the last result. */
 static int
-run8(struct pii_pg *pg, PGconn *c, const char *sql, const char *const *p,
-    PGresult **res, long long *generic, long long *custom)
+run8(struct pii_pg *pg, PGconn *c, const char *sql, int nparams,
+    const char *const *p, PGresult **res, long long *generic,
+    long long *custom)
 {
 	const char *q[1] = { sql };
 	PGresult *st = NULL;
@@ -129,7 +131,7 @@ run8(struct pii_pg *pg, PGconn *c, const char *sql, const char *const *p,
 	for (i = 0; i < 8; i++) {
 		PQclear(*res);
 		*res = NULL;
-		if (pii_pg_exec(pg, c, sql, 3, p, res) != 0)
+		if (pii_pg_exec(pg, c, sql, nparams, p, res) != 0)
 			return -1;
 	}
 	if (pii_pg_exec(pg, c, "SELECT generic_plans, custom_plans"
@@ -154,12 +156,16 @@ main(int argc, char **argv)
 		"{support,support,marketing}",
 		"{\"{email}\",\"{email}\",\"{email,phone}\"}",
 	};
-	char *bare = bare_form(vault_reveal_batch_sql);
+	const char *dp[2] = { "{tok_email_v1_t2,tok_email_v1_t1,tok_email_v1_t2}",
+		"marketing" };
+	char *bare = bare_form(vault_reveal_batch_sql, 3);
+	char *dbare = bare_form(vault_detokenize_sql, 1);
 	long long generic, custom;
 	int i, r, rows = 0, at[4] = { 0, 0, 0, 0 }, objected = 0, values = 0;
 
 	if (argc != 2 || strcmp(argv[1], "--help") == 0) {
 		free(bare);
+		free(dbare);
 		return usage();
 	}
 	if (pii_pg_new(argv[1], "vault_sql_test", 30000, &pg) != 0 ||
@@ -168,18 +174,19 @@ main(int argc, char **argv)
 		    pii_pg_last_error());
 		pii_pg_free(pg);
 		free(bare);
+		free(dbare);
 		return 1;
 	}
 	CHECK(shadow_tables(pg, c) == 0, "temporary tables of " SUBJECTS
 	    " subjects shadow the real ones");
 	CHECK(bare != NULL, "the read passes its arrays as (SELECT $n::text[])");
 
-	r = bare != NULL ? run8(pg, c, bare, p, &res, &generic, &custom) : -1;
+	r = bare != NULL ? run8(pg, c, bare, 3, p, &res, &generic, &custom) : -1;
 	CHECK(r == 0 && generic == 0 && custom == 8,
 	    "control: with bare array parameters the read is planned afresh on "
 	    "every call (%lld generic, %lld custom of 8)", generic, custom);
 
-	r = run8(pg, c, vault_reveal_batch_sql, p, &res, &generic, &custom);
+	r = run8(pg, c, vault_reveal_batch_sql, 3, p, &res, &generic, &custom);
 	CHECK(r == 0 && generic >= 1 && custom <= 6,
 	    "the batch reveal read settles on a generic plan (%lld generic, "
 	    "%lld custom of 8)", generic, custom);
@@ -196,12 +203,38 @@ main(int argc, char **argv)
 		}
 	}
 	PQclear(res);
+	res = NULL;
 	CHECK(rows == 2 && at[1] == 1 && at[2] == 0 && at[3] == 1 &&
 	    objected == 1 && values == 2,
 	    "rows come back behind the reveal's number, none for an unknown "
 	    "subject, the objection to its purpose seen (%d %d %d of %d rows)",
 	    at[1], at[2], at[3], rows);
+
+	/* the detokenize read: one array, the same way */
+	CHECK(dbare != NULL, "the detokenize read passes its tokens as "
+	    "(SELECT $1::text[])");
+	r = dbare != NULL ? run8(pg, c, dbare, 2, dp, &res, &generic, &custom) :
+	    -1;
+	CHECK(r == 0 && generic == 0 && custom == 8,
+	    "control: with a bare array parameter the detokenize read is planned "
+	    "afresh on every call (%lld generic, %lld custom of 8)", generic,
+	    custom);
+	r = run8(pg, c, vault_detokenize_sql, 2, dp, &res, &generic, &custom);
+	CHECK(r == 0 && generic >= 1 && custom <= 6,
+	    "the detokenize read settles on a generic plan (%lld generic, %lld "
+	    "custom of 8)", generic, custom);
+	/* token, category, ciphertext, subject token, epoch, dek, objected */
+	rows = r == 0 ? PQntuples(res) : -1;
+	CHECK(rows == 2 &&
+	    strcmp(PQgetvalue(res, 0, 0), "tok_email_v1_t1") == 0 &&
+	    strcmp(PQgetvalue(res, 1, 0), "tok_email_v1_t2") == 0 &&
+	    strcmp(PQgetvalue(res, 0, 6), "f") == 0 &&
+	    strcmp(PQgetvalue(res, 1, 6), "t") == 0,
+	    "detokenize: one row per distinct token, in token order, the "
+	    "objection to its purpose seen (%d rows)", rows);
+	PQclear(res);
 	pii_pg_free(pg);
 	free(bare);
+	free(dbare);
 	return TAP_DONE();
 }
